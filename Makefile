@@ -1,0 +1,39 @@
+# The two commands of the README: `make demo` and `make test`.
+# Each creates .venv if absent and installs the package with its extras first.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.nlc-eval-installed
+# Official gov.scot files: NLC_EVAL_OFFICIAL_DATA if set, else ../shared/data/scotgov if present.
+OFFICIAL ?= $(or $(NLC_EVAL_OFFICIAL_DATA),$(wildcard ../shared/data/scotgov))
+JOBS ?= 2
+
+.PHONY: demo test lint install bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
+	$(BIN)/python -m pip install --quiet -e '.[test,dask]'
+	$(BIN)/python -m pip install --quiet -e '.[bench]' || echo "note: benchmark-only peers could not be installed; benchmarks that need them will say so"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (nlc_eval)" >/dev/null
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/nlc-eval demo $(if $(OFFICIAL),--data $(OFFICIAL)) --jobs $(JOBS)
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	NLC_EVAL_OFFICIAL_DATA=$(OFFICIAL) MPLBACKEND=Agg $(BIN)/python -m pytest tests
+	NLC_EVAL_OFFICIAL_DATA=$(OFFICIAL) MPLBACKEND=Agg $(BIN)/python -m pytest --nbval-lax -p no:randomly notebooks
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+bench: $(STAMP)
+	NLC_EVAL_OFFICIAL_DATA=$(OFFICIAL) $(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) reports/*.html reports/*.ipynb reports/*.json build *.egg-info

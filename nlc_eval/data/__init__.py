@@ -1,0 +1,1 @@
+"""Data layer: official gov.scot files, council pupil-level extracts, synthetic authority."""
