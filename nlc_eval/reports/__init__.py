@@ -1,0 +1,56 @@
+"""Report batch: papermill runs of the report notebooks, HTML, index and manifest.
+
+Public entry points:
+
+- :func:`run_batch` — the whole ``nlc-eval reports`` command (context, plan, run, index).
+- :func:`run_jobs` — run any list of :class:`ReportJob` (the engine under ``run_batch``).
+- :func:`write_results` — called by each notebook to record its key results as JSON.
+- :func:`load_context` and the ``*_report_data`` helpers — what the notebooks call.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from nlc_eval.reports._atomic import atomic_write_json
+from nlc_eval.reports.jobs import NOTEBOOK_DIR, NOTEBOOKS, ReportJob, notebook_path, slug
+from nlc_eval.reports.kernels import KernelSlot, KernelStartError
+from nlc_eval.reports.runner import BatchResult, JobOutcome, execute_job, run_jobs
+
+
+def write_results(path: str | Path | None, results: dict[str, Any]) -> dict[str, Any]:
+    """Record a notebook's key results as a JSON sidecar (atomically).
+
+    Parameters
+    ----------
+    path : path-like or ``""``
+        The notebook's ``output_json`` parameter; nothing is written when empty.
+    results : dict
+        JSON-able results. ``title`` (str) and ``headlines`` (list of str, plain-English
+        findings) are shown on the index page.
+
+    Returns
+    -------
+    dict
+        ``results`` unchanged, so a notebook can display it.
+    """
+    if path:
+        atomic_write_json(path, results)
+    return results
+
+
+__all__ = [
+    "NOTEBOOKS",
+    "NOTEBOOK_DIR",
+    "BatchResult",
+    "JobOutcome",
+    "KernelSlot",
+    "KernelStartError",
+    "ReportJob",
+    "execute_job",
+    "notebook_path",
+    "run_jobs",
+    "slug",
+    "write_results",
+]

@@ -1,0 +1,399 @@
+"""Run a list of report notebooks: bounded worker pool, retries, atomic outputs, index, manifest.
+
+:func:`run_jobs` is the engine of ``nlc-eval reports``; it knows nothing about clusters or
+families (see :mod:`nlc_eval.reports.batch` for that), so it can run any parameterised
+notebooks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import sys
+import threading
+import time
+import traceback
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from nlc_eval.errors import ReportError
+from nlc_eval.reports import _html, manifest
+from nlc_eval.reports._atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
+from nlc_eval.reports.jobs import ReportJob, check_unique, declared_parameters
+from nlc_eval.reports.kernels import ENGINE_NAME, KernelSlot, KernelStartError
+
+FAILED_DIR = "_failed"
+
+
+@dataclass
+class JobOutcome:
+    """The result of one report run (also one entry of ``manifest.json``)."""
+
+    name: str
+    kind: str
+    ident: str
+    title: str
+    notebook: str
+    parameters: dict[str, Any]
+    status: str = "failed"
+    error: str = ""
+    duration_s: float = 0.0
+    kernel_attempts: int = 0
+    headlines: list[str] = field(default_factory=list)
+    results: dict[str, Any] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+    started: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class BatchResult:
+    """All outcomes of a batch, with the paths of its index and manifest."""
+
+    outcomes: list[JobOutcome]
+    out_dir: Path
+    index_path: Path
+    manifest_path: Path
+    duration_s: float
+
+    @property
+    def failed(self) -> list[JobOutcome]:
+        return [o for o in self.outcomes if not o.ok]
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failed else 0
+
+    def summary(self) -> str:
+        """A few lines for the terminal: counts, time, and every failure with its error."""
+        n = len(self.outcomes)
+        lines = [f"{n - len(self.failed)} of {n} reports produced in {self.duration_s:.1f} s; "
+                 f"index: {self.index_path}"]
+        for o in self.failed:
+            lines.append(f"FAILED {o.name}: {o.error}")
+        return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------
+# One job
+# ---------------------------------------------------------------------------
+
+def execute_job(job: ReportJob, out_dir: str | Path, staging: str | Path,
+                slot: KernelSlot | None = None, *, kernel_name: str = "python3",
+                cell_timeout: float | None = 600, retries: int = 3,
+                kernel_cwd: str | None = None) -> JobOutcome:
+    """Execute one report notebook and publish its outputs atomically.
+
+    Parameters
+    ----------
+    job : ReportJob
+        What to run.
+    out_dir : path-like
+        Where ``<name>.html``, ``<name>.ipynb`` and ``<name>.json`` are published.
+    staging : path-like
+        A scratch folder on the same file system as ``out_dir``.
+    slot : KernelSlot, optional
+        A warm kernel to reuse (reset before the report). Without one a kernel is started
+        for this report and shut down afterwards.
+    kernel_name, cell_timeout, retries, kernel_cwd :
+        Kernel spec, per-cell time limit in seconds, kernel start attempts, working directory.
+
+    Returns
+    -------
+    JobOutcome
+        Never raises for a failing notebook: the error is recorded in the outcome, any stale
+        published files of the same name are removed, and the executed notebook (with its
+        traceback) goes to ``<out_dir>/_failed/`` for the analyst.
+    """
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    out_dir, staging = Path(out_dir), Path(staging)
+    staging.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    params = dict(job.parameters)
+    outcome = JobOutcome(name=job.name, kind=job.kind, ident=job.ident, title=job.title,
+                         notebook=job.notebook, parameters=params,
+                         started=datetime.now(UTC).isoformat(timespec="seconds"))
+    tmp_nb = staging / f"{job.name}.{uuid.uuid4().hex[:8]}.ipynb"
+    tmp_json = staging / f"{job.name}.{uuid.uuid4().hex[:8]}.json"
+    own_slot = slot is None
+    cwd = kernel_cwd or str(Path(job.notebook).resolve().parent)
+    try:
+        declared = declared_parameters(job.notebook)
+        if "output_json" in declared:
+            params["output_json"] = str(tmp_json)
+        unknown = sorted(set(params) - set(declared))
+        if unknown:
+            raise ReportError(
+                f"notebook {Path(job.notebook).name} does not declare parameter(s) "
+                f"{', '.join(unknown)}; it declares: {', '.join(declared) or 'none'}.")
+        if own_slot:
+            slot = KernelSlot(kernel_name=kernel_name, cwd=cwd, retries=retries)
+        outcome.kernel_attempts = slot.ensure()
+        if not own_slot and slot.runs:
+            slot.reset(cwd)
+        slot.runs += 1
+        nb = papermill.execute_notebook(
+            job.notebook, str(tmp_nb), parameters=params, engine_name=ENGINE_NAME,
+            kernel_name=slot.kernel_name, progress_bar=False, log_output=False,
+            execution_timeout=cell_timeout, slot=slot)
+        results = _read_sidecar(tmp_json) if "output_json" in declared else {}
+        outcome.headlines = [str(h) for h in results.get("headlines", [])]
+        outcome.results = results
+        title = results.get("title")
+        if title:
+            outcome.title = str(title)
+        html_text = _html.notebook_to_html(nb, outcome.title)
+        # Everything is rendered; now publish each file by an atomic rename.
+        files = [atomic_write_text(out_dir / f"{job.name}.html", html_text)]
+        files.append(atomic_write_bytes(out_dir / f"{job.name}.ipynb",
+                                        nbformat.writes(nb).encode("utf-8")))
+        if results:
+            files.append(atomic_write_json(out_dir / f"{job.name}.json", results))
+        outcome.files = [p.name for p in files]
+        outcome.status = "ok"
+        (out_dir / FAILED_DIR / f"{job.name}.ipynb").unlink(missing_ok=True)
+    except PapermillExecutionError as exc:
+        outcome.error = (f"cell {exc.cell_index + 1} of the executed notebook: {exc.ename}: "
+                         f"{_first_line(exc.evalue)}")
+        _keep_failed(tmp_nb, out_dir, job.name)
+    except KernelStartError as exc:
+        outcome.error = str(exc)
+    except Exception as exc:  # noqa: BLE001 - one report's failure must not stop the batch
+        outcome.error = f"{type(exc).__name__}: {_first_line(str(exc))}"
+        _keep_failed(tmp_nb, out_dir, job.name)
+        if slot is not None and not own_slot and not slot.alive:
+            slot.shutdown()
+    finally:
+        if "output_json" in params:
+            params["output_json"] = f"{job.name}.json"
+        if own_slot and slot is not None:
+            slot.shutdown()
+        tmp_nb.unlink(missing_ok=True)
+        tmp_json.unlink(missing_ok=True)
+        outcome.duration_s = round(time.perf_counter() - t0, 3)
+    if not outcome.ok:
+        for suffix in (".html", ".ipynb", ".json"):
+            (out_dir / f"{job.name}{suffix}").unlink(missing_ok=True)
+    return outcome
+
+
+def _first_line(text: str, limit: int = 400) -> str:
+    text = " ".join(str(text).strip().split())
+    return text[:limit] + ("…" if len(text) > limit else "")
+
+
+def _read_sidecar(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ReportError(
+            "the notebook declares output_json but wrote no results file; its last cell "
+            "should call nlc_eval.reports.write_results(output_json, ...).")
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ReportError(f"the notebook's results file is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ReportError("the notebook's results file must hold a JSON object.")
+    return data
+
+
+def _keep_failed(tmp_nb: Path, out_dir: Path, name: str) -> None:
+    if tmp_nb.is_file():
+        dest = out_dir / FAILED_DIR / f"{name}.ipynb"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp_nb, dest)
+
+
+def _execute_cold(job_dict: dict[str, Any], out_dir: str, staging: str, kernel_name: str,
+                  cell_timeout: float | None, retries: int) -> dict[str, Any]:
+    """Task run on a dask worker: one report in a fresh kernel; returns a plain dict."""
+    job = ReportJob(**job_dict)
+    return execute_job(job, out_dir, staging, None, kernel_name=kernel_name,
+                       cell_timeout=cell_timeout, retries=retries).to_dict()
+
+
+# ---------------------------------------------------------------------------
+# Pools
+# ---------------------------------------------------------------------------
+
+def _run_local(jobs: list[ReportJob], out_dir: Path, staging: Path, n_workers: int,
+               warm: bool, kernel_name: str, cell_timeout: float | None, retries: int,
+               on_done) -> None:
+    todo: queue.Queue = queue.Queue()
+    for job in jobs:
+        todo.put(job)
+
+    def worker() -> None:
+        slot = KernelSlot(kernel_name=kernel_name, retries=retries) if warm else None
+        try:
+            while True:
+                try:
+                    job = todo.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    outcome = execute_job(job, out_dir, staging, slot, kernel_name=kernel_name,
+                                          cell_timeout=cell_timeout, retries=retries)
+                except Exception as exc:  # noqa: BLE001 - defensive: record and go on
+                    outcome = JobOutcome(name=job.name, kind=job.kind, ident=job.ident,
+                                         title=job.title, notebook=job.notebook,
+                                         parameters=job.parameters,
+                                         error=f"{type(exc).__name__}: {exc}")
+                    traceback.print_exc()
+                on_done(outcome)
+        finally:
+            if slot is not None:
+                slot.shutdown()
+
+    threads = [threading.Thread(target=worker, name=f"nlc-report-{i}", daemon=True)
+               for i in range(max(1, min(n_workers, len(jobs))))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def _run_dask(jobs: list[ReportJob], out_dir: Path, staging: Path, executor: Any,
+              kernel_name: str, cell_timeout: float | None, retries: int, on_done) -> None:
+    try:
+        from distributed import Client, as_completed
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ReportError(
+            "--executor with a scheduler address needs dask.distributed. Fix: "
+            "pip install 'nlc_eval[dask]'.") from exc
+    own = not isinstance(executor, Client)
+    client = Client(executor) if own else executor
+    try:
+        futures = [client.submit(_execute_cold, job.to_dict(), str(out_dir), str(staging),
+                                 kernel_name, cell_timeout, retries, pure=False,
+                                 key=f"nlc-report-{job.name}-{uuid.uuid4().hex[:6]}")
+                   for job in jobs]
+        by_key = {f.key: job for f, job in zip(futures, jobs, strict=True)}
+        for fut in as_completed(futures):
+            job = by_key[fut.key]
+            try:
+                outcome = JobOutcome(**fut.result())
+            except Exception as exc:  # noqa: BLE001 - a lost worker fails one report only
+                outcome = JobOutcome(name=job.name, kind=job.kind, ident=job.ident,
+                                     title=job.title, notebook=job.notebook,
+                                     parameters=job.parameters,
+                                     error=f"{type(exc).__name__}: {exc}")
+            on_done(outcome)
+    finally:
+        if own:
+            client.close()
+
+
+# ---------------------------------------------------------------------------
+# The batch
+# ---------------------------------------------------------------------------
+
+def run_jobs(jobs: list[ReportJob], out_dir: str | Path, *, n_jobs: int = 2,
+             executor: Any = "local", warm: bool = True, kernel_name: str = "python3",
+             cell_timeout: float | None = 600, retries: int = 3, progress: bool = True,
+             inputs: list[str | Path] | None = None, batch_parameters: dict | None = None,
+             title: str = "Reports", subtitle: str = "") -> BatchResult:
+    """Run report notebooks and write ``index.html`` and ``manifest.json`` under ``out_dir``.
+
+    Parameters
+    ----------
+    jobs : list of ReportJob
+        The reports; their names must be unique.
+    out_dir : path-like
+        Output folder (created).
+    n_jobs : int
+        Worker count of the local pool.
+    executor : ``"local"``, a scheduler address, or a ``distributed.Client``
+        Where to run. With dask each report runs in a fresh kernel on a worker; the output
+        folder must be visible to the workers.
+    warm : bool
+        Local pool only: reuse one kernel per worker, reset between reports.
+    kernel_name, cell_timeout, retries :
+        See :func:`execute_job`.
+    progress : bool
+        Show a progress bar on stderr.
+    inputs : list of path-like
+        Input files whose SHA-256 goes into the manifest.
+    batch_parameters : dict
+        Batch-level settings recorded in the manifest.
+    title, subtitle : str
+        Heading of the index page.
+
+    Returns
+    -------
+    BatchResult
+        Failures are recorded, not raised; see :attr:`BatchResult.exit_code`.
+    """
+    from tqdm.auto import tqdm
+
+    check_unique(jobs)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staging = out_dir / f".staging-{uuid.uuid4().hex[:10]}"
+    staging.mkdir()
+    outcomes: list[JobOutcome] = []
+    lock = threading.Lock()
+    bar = tqdm(total=len(jobs), desc="reports", unit="report", disable=not progress,
+               file=sys.stderr)
+
+    def on_done(outcome: JobOutcome) -> None:
+        with lock:
+            outcomes.append(outcome)
+            bar.update(1)
+            if not outcome.ok:
+                bar.write(f"failed: {outcome.name}: {outcome.error}", file=sys.stderr)
+
+    t0 = time.perf_counter()
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    try:
+        if isinstance(executor, str) and executor in ("", "local"):
+            _run_local(jobs, out_dir, staging, n_jobs, warm, kernel_name, cell_timeout,
+                       retries, on_done)
+        else:
+            _run_dask(jobs, out_dir, staging, executor, kernel_name, cell_timeout, retries,
+                      on_done)
+    finally:
+        bar.close()
+        shutil.rmtree(staging, ignore_errors=True)
+    duration = time.perf_counter() - t0
+    order = {job.name: i for i, job in enumerate(jobs)}
+    outcomes.sort(key=lambda o: order.get(o.name, len(order)))
+
+    index_path = atomic_write_text(
+        out_dir / "index.html",
+        _html.index_html([o.to_dict() for o in outcomes], title=title, subtitle=subtitle))
+    notebooks = sorted({job.notebook for job in jobs})
+    doc = {
+        "title": title,
+        "started": started,
+        "duration_s": round(duration, 3),
+        "executor": executor if isinstance(executor, str) else type(executor).__name__,
+        "n_jobs": n_jobs,
+        "warm_kernels": bool(warm) and isinstance(executor, str) and executor in ("", "local"),
+        "parameters": batch_parameters or {},
+        "git_commit": manifest.git_commit(),
+        "packages": manifest.package_versions(),
+        "inputs": manifest.hash_inputs(inputs or []),
+        "notebooks": manifest.hash_inputs(notebooks),
+        "n_reports": len(outcomes),
+        "n_failed": sum(not o.ok for o in outcomes),
+        "reports": [{k: v for k, v in o.to_dict().items() if k != "results"}
+                    for o in outcomes],
+    }
+    manifest_path = atomic_write_json(out_dir / "manifest.json", doc)
+    return BatchResult(outcomes=outcomes, out_dir=out_dir, index_path=index_path,
+                       manifest_path=manifest_path, duration_s=duration)

@@ -1,0 +1,203 @@
+"""Tests of the report batch: runner, outputs, index, manifest, executors, and a real batch."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from nlc_eval.errors import ReportError
+from nlc_eval.reports import ReportJob, _atomic, kernels, run_jobs
+
+# ---------------------------------------------------------------------------
+# Tiny notebooks written to tmp_path
+# ---------------------------------------------------------------------------
+
+TINY_PARAMS = 'x: int = 1  # a number\noutput_json: str = ""  # where results go'
+TINY_BODY = """\
+import pandas as pd
+assert "leak" not in globals(), "namespace leaked from a previous report"
+leak = 1
+if x < 0:
+    raise ValueError("x must be positive")
+pd.DataFrame({"value": [x * 10, 20]})
+"""
+TINY_END = """\
+from nlc_eval.reports import write_results
+write_results(output_json, {"title": f"Tiny {x}", "headlines": [f"The value is {x * 10}."],
+                            "x": x})
+"""
+
+
+def _notebook(path: Path, params: str = TINY_PARAMS, body: str = TINY_BODY,
+              end: str = TINY_END) -> Path:
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell(params)
+    cell.metadata["tags"] = ["parameters"]
+    nb.cells = [cell, nbformat.v4.new_markdown_cell("# A tiny report"),
+                nbformat.v4.new_code_cell(body), nbformat.v4.new_code_cell(end)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return _notebook(tmp_path_factory.mktemp("nb") / "tiny.ipynb")
+
+
+@pytest.fixture(scope="module")
+def batch(tiny, tmp_path_factory):
+    """Three reports in one warm kernel: two succeed, the middle one fails."""
+    out = tmp_path_factory.mktemp("out")
+    data = tmp_path_factory.mktemp("data")
+    (data / "a.csv").write_text("seed_code,roll\n1,100\n")
+    # a stale report from an earlier run, under the name of the one that will fail
+    (out / "t-bad.html").write_text("<html>old</html>")
+    jobs = [ReportJob(name="t-one", notebook=str(tiny), parameters={"x": 1}, kind="cluster",
+                      ident="one", title="Tiny one"),
+            ReportJob(name="t-bad", notebook=str(tiny), parameters={"x": -1}, kind="cluster",
+                      ident="bad"),
+            ReportJob(name="t-three", notebook=str(tiny), parameters={"x": 3}, kind="family",
+                      ident="three")]
+    result = run_jobs(jobs, out, n_jobs=1, progress=False, inputs=[data / "a.csv"],
+                      batch_parameters={"seed": 7})
+    return result, out, data
+
+
+def test_failing_notebook_does_not_stop_others(batch):
+    result, out, _ = batch
+    status = {o.name: o.status for o in result.outcomes}
+    assert status == {"t-one": "ok", "t-bad": "failed", "t-three": "ok"}
+    assert result.exit_code == 1
+    summary = result.summary()
+    assert "FAILED t-bad" in summary and "ValueError: x must be positive" in summary
+    assert "2 of 3 reports" in summary
+
+
+def test_warm_kernel_resets_namespace_between_reports(batch):
+    result, _, _ = batch
+    # each report asserts that the previous report's variable is gone
+    assert [o.ok for o in result.outcomes if o.name != "t-bad"] == [True, True]
+    assert result.outcomes[0].kernel_attempts == 1 and result.outcomes[2].kernel_attempts == 0
+
+
+def test_outputs_are_complete_and_atomic(batch):
+    _, out, _ = batch
+    for name in ("t-one", "t-three"):
+        for suffix in (".html", ".ipynb", ".json"):
+            assert (out / f"{name}{suffix}").is_file()
+        nbformat.validate(nbformat.read(out / f"{name}.ipynb", as_version=4))
+    # the failed report: nothing published, stale copy removed, traceback kept aside
+    assert not (out / "t-bad.html").exists() and not (out / "t-bad.json").exists()
+    assert (out / "_failed" / "t-bad.ipynb").is_file()
+    leftovers = [p.name for p in out.iterdir() if p.name.startswith(".")]
+    assert leftovers == [], f"temporary files left behind: {leftovers}"
+    assert json.loads((out / "t-three.json").read_text())["x"] == 3
+
+
+def test_html_has_outputs_but_no_code(batch):
+    _, out, _ = batch
+    text = (out / "t-one.html").read_text()
+    assert "A tiny report" in text           # markdown kept
+    assert "value" in text                   # the table output kept
+    assert "import pandas" not in text and "write_results" not in text
+    assert 'class="highlight' not in text    # no highlighted source anywhere
+
+
+def test_index_lists_every_report_with_status_and_headlines(batch):
+    _, out, _ = batch
+    index = (out / "index.html").read_text()
+    assert 'href="t-one.html"' in index and 'href="t-three.html"' in index
+    assert 'href="t-bad.html"' not in index
+    assert "The value is 10." in index and "The value is 30." in index
+    assert "Tiny 1" in index and "failed" in index and "x must be positive" in index
+
+
+def test_manifest_records_parameters_hashes_versions_durations(batch):
+    _, out, data = batch
+    doc = json.loads((out / "manifest.json").read_text())
+    assert doc["parameters"] == {"seed": 7}
+    assert doc["n_reports"] == 3 and doc["n_failed"] == 1
+    expected = hashlib.sha256((data / "a.csv").read_bytes()).hexdigest()
+    assert [i["sha256"] for i in doc["inputs"]] == [expected]
+    assert len(doc["notebooks"]) == 1 and len(doc["notebooks"][0]["sha256"]) == 64
+    for pkg in ("python", "pandas", "papermill", "nlc_eval"):
+        assert doc["packages"][pkg]
+    by_name = {r["name"]: r for r in doc["reports"]}
+    assert by_name["t-three"]["parameters"] == {"x": 3, "output_json": "t-three.json"}
+    assert by_name["t-bad"]["status"] == "failed"
+    assert all(r["duration_s"] > 0 for r in doc["reports"])
+
+
+def test_atomic_write_keeps_old_file_when_replace_fails(tmp_path, monkeypatch):
+    target = tmp_path / "r.html"
+    target.write_text("old")
+
+    def boom(*_a, **_k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(_atomic.os, "replace", boom)
+    with pytest.raises(OSError):
+        _atomic.atomic_write_text(target, "new")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["r.html"]
+
+
+def test_unknown_notebook_parameter_fails_that_report(tiny, tmp_path):
+    result = run_jobs([ReportJob(name="t", notebook=str(tiny), parameters={"nope": 1})],
+                      tmp_path, progress=False)
+    assert result.exit_code == 1
+    assert "does not declare parameter(s) nope" in result.outcomes[0].error
+
+
+def test_duplicate_report_names_rejected(tiny, tmp_path):
+    jobs = [ReportJob(name="a", notebook=str(tiny)), ReportJob(name="a", notebook=str(tiny))]
+    with pytest.raises(ReportError, match="two reports are named 'a'"):
+        run_jobs(jobs, tmp_path, progress=False)
+
+
+def test_kernel_start_failure_is_retried(tiny, tmp_path, monkeypatch):
+    real = kernels.NotebookClient.start_new_kernel
+    calls = {"n": 0}
+
+    def flaky(self, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("Kernel died before replying to kernel_info")
+        return real(self, **kwargs)
+
+    monkeypatch.setattr(kernels.NotebookClient, "start_new_kernel", flaky)
+    monkeypatch.setattr(kernels, "START_BACKOFF", 0.0)
+    result = run_jobs([ReportJob(name="t", notebook=str(tiny), parameters={"x": 2})],
+                      tmp_path, progress=False)
+    (outcome,) = result.outcomes
+    assert outcome.ok, outcome.error
+    assert outcome.kernel_attempts == 2 and calls["n"] == 2
+
+
+def test_kernel_that_never_starts_fails_with_clear_error(tiny, tmp_path, monkeypatch):
+    monkeypatch.setattr(kernels, "START_BACKOFF", 0.0)
+    result = run_jobs([ReportJob(name="t", notebook=str(tiny))], tmp_path, progress=False,
+                      kernel_name="no-such-kernel-xyz", retries=2)
+    (outcome,) = result.outcomes
+    assert not outcome.ok
+    assert "could not start after 2 attempts" in outcome.error
+    assert "jupyter kernelspec list" in outcome.error
+
+
+def test_dask_local_cluster_executor(tiny, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster:
+        result = run_jobs([ReportJob(name="d-one", notebook=str(tiny), parameters={"x": 4})],
+                          tmp_path, executor=cluster.scheduler_address, progress=False)
+    assert result.exit_code == 0, result.summary()
+    assert (tmp_path / "d-one.html").is_file()
+    doc = json.loads((tmp_path / "manifest.json").read_text())
+    assert "://" in doc["executor"] and doc["warm_kernels"] is False
+    assert "The value is 40." in (tmp_path / "index.html").read_text()
