@@ -352,15 +352,24 @@ def select_comparators(
     rows, unmatched = [], []
     sectors = schools["sector"].to_numpy()
     names = schools["school_name"] if "school_name" in schools else pd.Series("", schools.index)
+    home_idx = np.flatnonzero(is_home & ~empty)
+    away_idx = np.flatnonzero(~is_home & ~empty)
+    dist = (
+        nan_euclidean_distances(X[home_idx], X[away_idx])
+        if len(home_idx) and len(away_idx)
+        else np.empty((len(home_idx), len(away_idx)))
+    )
+    row_of = {i: r for r, i in enumerate(home_idx)}
     for i in np.flatnonzero(is_home):
         if empty[i]:
             unmatched.append((i, "no context features in the baseline year"))
             continue
-        pool = np.flatnonzero((~is_home) & (sectors == sectors[i]) & ~empty)
+        same = sectors[away_idx] == sectors[i]
+        pool = away_idx[same]
         if len(pool) == 0:
             unmatched.append((i, f"no {sectors[i]} school in other authorities"))
             continue
-        d = nan_euclidean_distances(X[[i]], X[pool])[0]
+        d = dist[row_of[i]][same]
         ok = np.isfinite(d)
         pool, d = pool[ok], d[ok]
         if len(pool) == 0:
@@ -742,22 +751,26 @@ def comparative_did(
 def _did_with_impact(panel: pd.DataFrame, level: float):
     """Run nlc_eval.impact.did on the stacked panel; None when it is not available."""
     try:
-        from nlc_eval.impact import did
+        from nlc_eval.impact.did import did
     except ImportError:
         return None
+    data = panel.assign(d=panel["treated"] * panel["post"])
     res = did(
-        panel,
+        data,
         outcome="value",
-        treatment="treated",
-        post="post",
+        treated="d",
         unit="unit",
         time="year",
         cluster="cluster",
-        alpha=1 - level,
+        conf_level=level,
+        random_state=0,
+        units="percentage points",
+        treated_label="schools",
+        control_label="their virtual comparators",
     )
     return (
         float(res.estimate), float(res.se), float(res.ci_low), float(res.ci_high),
-        float(res.p_value), f"nlc_eval.impact.did ({res.method})",
+        float(res.p_value), f"nlc_eval.impact.did: {res.method}; {res.inference}",
     )
 
 
@@ -905,6 +918,15 @@ def compare_authority(
     comps, unmatched = select_comparators(
         schools, matrix, name, k=k, weighting=weighting
     )
+    home_all = stats.loc[stats["local_authority"] == name, KEY].drop_duplicates()
+    late = home_all.merge(schools[KEY], how="left", indicator=True)
+    late = late.loc[late["_merge"] == "left_only", KEY]
+    if len(late):
+        late = late.assign(
+            reason=f"not in the {baseline_year} census (opened later or new seed code), so "
+            "it has no baseline features"
+        )
+        unmatched = pd.concat([unmatched, late], ignore_index=True)
     virtual = virtual_comparator(panel, comps, all_outcomes, min_weight=min_weight)
     avail = pd.concat(
         [outcome_years(panel, o).assign(outcome=o) for o in all_outcomes], ignore_index=True

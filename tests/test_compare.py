@@ -1,0 +1,394 @@
+"""Tests of nlc_eval.compare (virtual comparators) and nlc_eval.synthetic_control."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nlc_eval import compare
+from nlc_eval.errors import DataError, ImpactError
+from nlc_eval.synthetic_control import authority_series, fit_weights, synthetic_control
+
+YEARS = [2019, 2020, 2021, 2022, 2023, 2024]
+
+
+def make_panel(
+    *,
+    n_per_la: int = 30,
+    las=("Home", "North", "South", "East"),
+    planted: dict | None = None,
+    noise: float = 0.6,
+    seed: int = 0,
+    blank_years=(2020, 2022),
+) -> pd.DataFrame:
+    """A school-year panel whose attendance depends on context (SIMD Q1 share, roll).
+
+    ``planted`` maps year -> the amount added to every Home school's attendance: the true
+    difference between Home and schools like them elsewhere. Attendance is blank in
+    ``blank_years``, as in editions of the official files without an attendance collection.
+    """
+    rng = np.random.default_rng(seed)
+    planted = planted or {}
+    rows = []
+    year_fx = {y: rng.normal(0, 0.5) for y in YEARS}
+    for la in las:
+        for i in range(n_per_la):
+            sector = "primary" if i % 3 else "secondary"
+            q1 = rng.uniform(0.05, 0.7)
+            roll = rng.uniform(100, 400) * (4 if sector == "secondary" else 1)
+            school_fx = rng.normal(0, 0.4)
+            for y in YEARS:
+                base = 95 - 8 * q1 - (1.5 if sector == "secondary" else 0) + year_fx[y]
+                att = base + school_fx + rng.normal(0, noise)
+                if la == "Home":
+                    att += planted.get(y, 0.0)
+                rows.append(
+                    {
+                        "year": y,
+                        "seed_code": f"{55 + las.index(la)}{i:05d}",
+                        "school_name": f"{la} school {i}",
+                        "local_authority": la,
+                        "sector": sector,
+                        "roll": roll,
+                        "simd_q1_share": q1,
+                        "fsm_pct": 40 * q1 + rng.normal(0, 1),
+                        "attendance_rate": np.nan if y in blank_years else att,
+                        "unauthorised_absence_rate": np.nan if y in blank_years else 100 - att,
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------
+# comparator selection
+# ---------------------------------------------------------------------------
+
+
+def test_comparators_other_authority_same_sector_nearest():
+    schools = pd.DataFrame(
+        {
+            "seed_code": ["h1", "h2", "o1", "o2", "o3", "o4"],
+            "sector": ["primary", "primary", "primary", "secondary", "primary", "primary"],
+            "local_authority": ["Home", "Home", "Other", "Other", "Far", "Far"],
+        }
+    )
+    # h2 is h1's twin (same authority), o2 is identical but secondary, o1 next, o3 further
+    X = pd.DataFrame({"x": [0.0, 0.0, 0.5, 0.0, 1.0, 9.0]})
+    comps, unmatched = compare.select_comparators(schools, X, "home", k=2)
+    h1 = comps.loc[comps["seed_code"] == "h1"]
+    assert h1["comparator_seed_code"].tolist() == ["o1", "o3"]
+    assert (comps["comparator_authority"] != "Home").all()
+    assert set(comps["sector"]) == {"primary"}
+    assert np.allclose(comps.groupby("seed_code")["weight"].sum(), 1.0)
+    # inverse distance: the nearer comparator weighs more
+    assert h1["weight"].iloc[0] > h1["weight"].iloc[1]
+    assert unmatched.empty
+
+
+def test_comparators_report_unmatched_and_bad_input():
+    schools = pd.DataFrame(
+        {
+            "seed_code": ["h1", "h2", "o1"],
+            "sector": ["special", "primary", "primary"],
+            "local_authority": ["Home", "Home", "Other"],
+        }
+    )
+    X = pd.DataFrame({"x": [0.0, 1.0, 2.0]})
+    comps, unmatched = compare.select_comparators(schools, X, "Home", k=3)
+    assert unmatched["seed_code"].tolist() == ["h1"]
+    assert "special" in unmatched["reason"].iloc[0]
+    assert len(comps) == 1  # only one candidate exists: k is capped, nothing invented
+    with pytest.raises(DataError, match="not aligned"):
+        compare.select_comparators(schools, X.iloc[:2], "Home")
+    with pytest.raises(DataError, match="no school of authority"):
+        compare.select_comparators(schools, X, "Nowhere")
+
+
+@pytest.mark.parametrize("weighting", ["equal", "gaussian", "inverse_distance"])
+def test_weights_sum_to_one(weighting):
+    panel = make_panel(n_per_la=12)
+    cmp = compare.compare_authority(panel, "Home", k=4, weighting=weighting)
+    w = cmp.comparators.groupby(["seed_code", "sector"])["weight"].sum()
+    assert np.allclose(w, 1.0)
+    assert (cmp.comparators.groupby(["seed_code", "sector"]).size() == 4).all()
+
+
+def test_features_are_fixed_at_baseline_year():
+    """Comparators follow the baseline year's context, and outcomes never enter."""
+    rows = []
+    for y in (2019, 2023):
+        for code, la, q1_19, q1_23 in [
+            ("1", "Home", 0.30, 0.30),
+            ("2", "Away", 0.31, 0.60),  # like Home school in 2019 only
+            ("3", "Away", 0.60, 0.31),  # like Home school in 2023 only
+        ]:
+            rows.append(
+                {"year": y, "seed_code": code, "sector": "primary", "local_authority": la,
+                 "simd_q1_share": q1_19 if y == 2019 else q1_23,
+                 # outcome identical for 1 and 3 in both years: must not pull 3 closer
+                 "attendance_rate": 90.0 if code != "2" else 80.0}
+            )
+    stats = pd.DataFrame(rows)
+    first = compare.compare_authority(stats, "Home", baseline_year=2019, k=1,
+                                      features=["simd_q1_share"])
+    assert first.comparators["comparator_seed_code"].tolist() == ["2"]
+    later = compare.compare_authority(stats, "Home", baseline_year=2023, k=1,
+                                      features=["simd_q1_share"])
+    assert later.comparators["comparator_seed_code"].tolist() == ["3"]
+    with pytest.raises(DataError, match="baseline year 2018"):
+        compare.compare_authority(stats, "Home", baseline_year=2018)
+
+
+def test_new_school_after_baseline_is_listed_not_dropped():
+    panel = make_panel(n_per_la=9)
+    extra = panel.loc[(panel["local_authority"] == "Home") & (panel["year"] >= 2022)].copy()
+    extra = extra.loc[extra["seed_code"] == extra["seed_code"].iloc[0]]
+    extra["seed_code"] = "9999999"
+    panel = pd.concat([panel, extra], ignore_index=True)
+    cmp = compare.compare_authority(panel, "Home", k=3)
+    row = cmp.unmatched.loc[cmp.unmatched["seed_code"] == "9999999"]
+    assert len(row) == 1 and "2019" in row["reason"].iloc[0]
+
+
+# ---------------------------------------------------------------------------
+# years without data
+# ---------------------------------------------------------------------------
+
+
+def test_outcome_years_detects_blank_and_repeated_years():
+    panel = make_panel(n_per_la=9)
+    # 2022 repeats 2021's figures (as some editions do), 2020 blank
+    y21 = panel.loc[panel["year"] == 2021].set_index(["seed_code", "sector"])["attendance_rate"]
+    m22 = panel["year"] == 2022
+    keys = pd.MultiIndex.from_frame(panel.loc[m22, ["seed_code", "sector"]])
+    panel.loc[m22, "attendance_rate"] = y21.reindex(keys).to_numpy()
+    table = compare.outcome_years(panel, "attendance_rate").set_index("year")
+    assert table.loc[2020, "status"] == "not published"
+    assert table.loc[2022, "status"] == "repeat of 2021"
+    assert compare.published_years(panel, "attendance_rate") == [2019, 2021, 2023, 2024]
+    cmp = compare.compare_authority(panel, "Home", k=3)
+    assert cmp.gap("attendance_rate")["year"].tolist() == [2019, 2021, 2023, 2024]
+    with pytest.raises(ImpactError, match="not published for 2022"):
+        cmp.did("attendance_rate", 2019, 2022)
+
+
+def test_virtual_comparator_renormalises_over_observed_comparators():
+    comps = pd.DataFrame(
+        {"seed_code": ["h"] * 3, "sector": ["primary"] * 3,
+         "comparator_seed_code": ["a", "b", "c"], "weight": [0.5, 0.3, 0.2]}
+    )
+    panel = pd.DataFrame(
+        {"year": [2019] * 4 + [2020] * 4, "seed_code": ["h", "a", "b", "c"] * 2,
+         "sector": ["primary"] * 8,
+         "attendance_rate": [90, 80, 90, 100, 91, np.nan, 90, 100]}
+    )
+    v = compare.virtual_comparator(panel, comps, ["attendance_rate"]).set_index("year")
+    assert v.loc[2019, "comparator_value"] == pytest.approx(0.5 * 80 + 0.3 * 90 + 0.2 * 100)
+    assert v.loc[2020, "comparator_value"] == pytest.approx((0.3 * 90 + 0.2 * 100) / 0.5)
+    assert v.loc[2020, "n_comparators"] == 2
+    strict = compare.virtual_comparator(panel, comps, ["attendance_rate"], min_weight=0.6)
+    assert strict.set_index("year").loc[2020, "status"] == "comparators missing"
+    assert np.isnan(strict.set_index("year").loc[2020, "difference"])
+
+
+# ---------------------------------------------------------------------------
+# the estimators on a panel with a known planted difference
+# ---------------------------------------------------------------------------
+
+
+def test_gap_and_did_recover_planted_difference():
+    planted = {2019: -1.5, 2021: -1.5, 2023: -0.5, 2024: -0.5}
+    panel = make_panel(n_per_la=60, planted=planted, seed=3)
+    cmp = compare.compare_authority(panel, "Home", k=5, features=["simd_q1_share", "roll"])
+    gap = cmp.gap("attendance_rate").set_index("year")
+    for y, truth in planted.items():
+        assert gap.loc[y, "ci_low"] < truth < gap.loc[y, "ci_high"]
+        assert abs(gap.loc[y, "estimate"] - truth) < 0.4
+        assert gap.loc[y, "n_schools"] == 60
+    did = cmp.did("attendance_rate", 2019, 2024)
+    assert did.ci_low < 1.0 < did.ci_high
+    assert did.ci_low > 0  # a one-point change is detectable with 60 schools
+    assert did.n_schools == 60 and did.n_dropped == 0
+    assert "2019" in did.sentence() and "2024" in did.sentence()
+    tidy = did.tidy()
+    assert {"estimate", "std_error", "ci_low", "ci_high", "p_value"} <= set(tidy.columns)
+
+
+def test_did_no_change_interval_covers_zero_and_drops_unbalanced():
+    panel = make_panel(n_per_la=45, planted={y: -1.0 for y in YEARS}, seed=5)
+    # two Home schools have no attendance in 2024: they must leave the balanced DiD
+    home = panel.loc[panel["local_authority"] == "Home", "seed_code"].unique()[:2]
+    panel.loc[panel["seed_code"].isin(home) & (panel["year"] == 2024), "attendance_rate"] = np.nan
+    cmp = compare.compare_authority(panel, "Home", k=5)
+    did = cmp.did("attendance_rate", 2019, 2024)
+    assert did.ci_low < 0 < did.ci_high
+    assert did.n_schools == 43 and did.n_dropped == 2
+    with pytest.raises(ImpactError, match="two different years"):
+        compare.comparative_did(cmp.virtual, "attendance_rate", 2019, 2019)
+
+
+@pytest.mark.slow
+def test_gap_interval_coverage():
+    """95% intervals of the yearly gap cover the planted truth in most replications."""
+    hits, n = 0, 40
+    for seed in range(n):
+        panel = make_panel(n_per_la=25, las=("Home", "A", "B"), planted={2019: 1.0}, seed=seed,
+                           blank_years=(2020, 2021, 2022, 2023, 2024))
+        cmp = compare.compare_authority(panel, "Home", k=3, features=["simd_q1_share", "roll"])
+        g = cmp.gap("attendance_rate").iloc[0]
+        hits += g["ci_low"] <= 1.0 <= g["ci_high"]
+    # matching on a noisy context leaves a little bias; 95% nominal, demand at least 85%
+    assert hits / n >= 0.85
+
+
+def test_errors_name_the_problem():
+    panel = make_panel(n_per_la=6)
+    with pytest.raises(DataError, match="Fix:.*published name"):
+        compare.compare_authority(panel, "Hom")
+    with pytest.raises(DataError, match="column 'local_authority'"):
+        compare.compare_authority(panel.drop(columns="local_authority"), "Home")
+    dup = pd.concat([panel, panel.iloc[[0]]], ignore_index=True)
+    with pytest.raises(DataError, match="repeat a"):
+        compare.compare_authority(dup, "Home")
+    assert compare.resolve_authority(panel, "  HOME ") == "Home"
+
+
+def test_extra_outcomes_only_in_their_years():
+    panel = make_panel(n_per_la=9)
+    acel = panel.loc[panel["year"] == 2022, ["year", "seed_code", "sector"]].copy()
+    acel["acel_reading"] = 70 + 10 * np.random.default_rng(1).random(len(acel))
+    cmp = compare.compare_authority(panel, "Home", k=3, extra=acel)
+    assert "acel_reading" in cmp.outcomes
+    assert cmp.years("acel_reading") == [2022]
+    assert cmp.gap("acel_reading")["year"].tolist() == [2022]
+
+
+# ---------------------------------------------------------------------------
+# synthetic control
+# ---------------------------------------------------------------------------
+
+
+def test_fit_weights_recovers_convex_combination():
+    rng = np.random.default_rng(2)
+    donors = rng.normal(90, 2, size=(10, 6))
+    truth = np.zeros(10)
+    truth[[1, 4, 7]] = [0.5, 0.3, 0.2]
+    target = truth @ donors
+    for method in ("slsqp", "nnls"):
+        w = fit_weights(target, donors, method=method)
+        assert (w >= 0).all() and w.sum() == pytest.approx(1.0)
+        assert np.allclose(w, truth, atol=0.02)
+
+
+def _la_series(effect: float, seed: int, n_la: int = 20):
+    """Authorities as random mixtures of four latent trends plus noise: exchangeable units.
+
+    The last unit, "Treated", gets ``effect`` added from 2020 on.
+    """
+    rng = np.random.default_rng(seed)
+    years = list(range(2012, 2025))
+    trends = 92 + rng.normal(0, 0.8, (4, len(years))).cumsum(axis=1)
+    mix = rng.dirichlet(np.ones(4), size=n_la + 1)
+    Y = mix @ trends + rng.normal(0, 0.15, (n_la + 1, len(years)))
+    names = [f"LA{i:02d}" for i in range(n_la)] + ["Treated"]
+    df = pd.DataFrame(Y, index=names, columns=years)
+    df.loc["Treated", [y for y in years if y >= 2020]] += effect
+    return df, [y for y in years if y < 2020], [y for y in years if y >= 2020]
+
+
+def test_synthetic_control_recovers_planted_effect():
+    Y, pre, post = _la_series(effect=-2.0, seed=11)
+    res = synthetic_control(Y, "Treated", pre_years=pre, post_years=post)
+    assert res.effect == pytest.approx(-2.0, abs=0.3)
+    assert res.weights.min() >= 0 and res.weights.sum() == pytest.approx(1.0)
+    assert res.pre_rmspe < 0.5
+    assert res.p_value == pytest.approx(1 / 21)  # the treated ratio is the largest
+    assert res.n_units == 21
+    assert set(res.path["period"]) == {"pre", "post"}
+    assert "Treated" in res.sentence()
+    lo, hi = res.placebo_interval()
+    assert lo < -2.0 < hi
+
+
+def test_synthetic_control_placebo_p_values_calibrated_under_no_effect():
+    """With no effect the placebo p-value is roughly uniform: few runs fall at or below 0.1."""
+    p_values, effects = [], []
+    for seed in range(10):
+        Y, pre, post = _la_series(effect=0.0, seed=100 + seed)
+        res = synthetic_control(Y, "Treated", pre_years=pre, post_years=post)
+        p_values.append(res.p_value)
+        effects.append(res.effect)
+    assert sum(p <= 0.1 for p in p_values) <= 3
+    assert np.mean(np.abs(effects)) < 0.5
+
+
+def test_synthetic_control_bad_input():
+    Y, pre, post = _la_series(effect=0.0, seed=1, n_la=10)
+    with pytest.raises(ImpactError, match="overlap"):
+        synthetic_control(Y, "Treated", pre_years=pre, post_years=pre[-1:])
+    with pytest.raises(ImpactError, match="not a row"):
+        synthetic_control(Y, "Nowhere", pre_years=pre, post_years=post)
+    with pytest.raises(ImpactError, match="not in the series"):
+        synthetic_control(Y, "Treated", pre_years=pre, post_years=[2030])
+
+
+def test_authority_series_is_roll_weighted():
+    stats = pd.DataFrame(
+        {"year": [2019] * 3, "local_authority": ["A", "A", "B"], "sector": ["primary"] * 3,
+         "roll": [100, 300, 50], "attendance_rate": [90.0, 94.0, 80.0]}
+    )
+    s = authority_series(stats)
+    assert s.loc["A", 2019] == pytest.approx(93.0)
+    assert s.loc["B", 2019] == pytest.approx(80.0)
+    with pytest.raises(DataError, match="roll"):
+        authority_series(stats.drop(columns="roll"))
+
+
+# ---------------------------------------------------------------------------
+# real data
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.official
+@pytest.mark.parametrize("authority", ["North Lanarkshire", "Fife", "Glasgow City"])
+def test_real_data_comparison(official_dir, authority):
+    from nlc_eval.data.official import load_school_statistics
+
+    stats = load_school_statistics(official_dir)
+    cmp = compare.compare_authority(stats, authority, baseline_year=2019, k=5)
+    comps = cmp.comparators
+    assert len(comps) > 0
+    assert (comps["comparator_authority"] != cmp.authority).all()
+    # same sector: each comparator's baseline row has the school's sector
+    base = stats.loc[stats["year"] == 2019, ["seed_code", "sector"]].astype(str)
+    pairs = comps[["comparator_seed_code", "sector"]].rename(
+        columns={"comparator_seed_code": "seed_code"})
+    assert len(pairs.merge(base, how="inner")) == len(pairs)
+    att_years = cmp.years("attendance_rate")
+    assert 2019 in att_years and 2023 in att_years
+    # editions 2020 and 2022 repeat the previous collection: not counted as new data
+    assert 2020 not in att_years and 2022 not in att_years
+    gap = cmp.gap("attendance_rate")
+    assert gap["ci_low"].notna().all() and (gap["ci_low"] < gap["ci_high"]).all()
+    assert gap["n_schools"].min() > 20
+    did = cmp.did("attendance_rate", 2019, 2024)
+    assert np.isfinite(did.estimate) and did.ci_low < did.estimate < did.ci_high
+
+
+@pytest.mark.official
+def test_real_data_synthetic_control(official_dir):
+    from nlc_eval.data.official import load_school_statistics
+
+    stats = load_school_statistics(official_dir)
+    years = compare.published_years(stats, "attendance_rate")
+    series = authority_series(stats, "attendance_rate", years=years)
+    assert len(series) == 32
+    res = synthetic_control(
+        series, "North Lanarkshire",
+        pre_years=[y for y in years if y <= 2021], post_years=[y for y in years if y > 2021],
+    )
+    assert res.n_units == 32
+    assert res.weights.sum() == pytest.approx(1.0) and (res.weights >= 0).all()
+    assert "North Lanarkshire" not in res.weights.index
+    assert 1 / 32 <= res.p_value <= 1
