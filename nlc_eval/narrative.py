@@ -1,0 +1,210 @@
+"""Plain-English sentences generated from numbers, for reports a headteacher can read.
+
+Every function takes numbers (already computed and, where they count pupils, already
+suppressed) and returns a sentence. Missing values (suppressed or not available) are
+said to be so; nothing is invented. Intervals are always stated with the estimate.
+
+Examples
+--------
+>>> gap_sentence("attendance", 4.23, 3.1, 5.36, unit="percentage points")
+'The attendance gap between pupils in SIMD quintile 1 and quintile 5 is 4.2 percentage points (95% CI 3.1 to 5.4).'
+>>> dashboard_sentence(1531, 2442, 84.2, 39.0)
+'1,531 learners were supported, with 2,442 sessions planned; 84% of planned sessions were attended and 39% of supports that ended did so successfully.'
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import pandas as pd
+
+SMALL_GROUP = 30
+
+
+def _missing(x) -> bool:
+    if x is None or x is pd.NA:
+        return True
+    try:
+        return bool(pd.isna(x))
+    except (TypeError, ValueError):
+        return False
+
+
+def number(x, decimals: int = 0) -> str:
+    """``1531`` -> ``'1,531'``; missing -> ``'c'`` (suppressed)."""
+    if _missing(x):
+        return "c"
+    return f"{float(x):,.{decimals}f}"
+
+
+def pct(x, decimals: int = 0) -> str:
+    """``84.2`` -> ``'84%'`` (x on a 0-100 scale); missing -> ``'c'``."""
+    if _missing(x):
+        return "c"
+    return f"{float(x):.{decimals}f}%"
+
+
+def interval(low, high, decimals: int = 1, level: int = 95) -> str:
+    """``(1.2, 3.0)`` -> ``'95% CI 1.2 to 3.0'``."""
+    if _missing(low) or _missing(high):
+        return f"{level}% CI not available"
+    return f"{level}% CI {float(low):.{decimals}f} to {float(high):.{decimals}f}"
+
+
+def signed(x, unit: str = "points", decimals: int = 1, *, more: str = "higher",
+           less: str = "lower") -> str:
+    """``2.1`` -> ``'2.1 points higher'``; ``-0.4`` -> ``'0.4 points lower'``."""
+    if _missing(x):
+        return "not available"
+    x = float(x)
+    if round(abs(x), decimals) == 0:
+        return "about the same"
+    return f"{abs(x):.{decimals}f} {unit} {more if x > 0 else less}"
+
+
+def cluster_intro(cluster: str, n_primary: int, n_secondary: int, n_special: int, roll,
+                  q1_share, authority_q1_share=None) -> str:
+    """Who the cluster is, in one sentence (shares on a 0-1 scale)."""
+    parts = []
+    for n, word in ((n_secondary, "secondary"), (n_primary, "primary"),
+                    (n_special, "additional support needs")):
+        if n:
+            parts.append(f"{n} {word} school{'s' if n != 1 else ''}")
+    schools = ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1] \
+        if parts else "no schools"
+    text = f"{cluster} brings together {schools}, with {number(roll)} pupils on roll"
+    if not _missing(q1_share):
+        text += f"; {pct(100 * float(q1_share))} of them live in SIMD quintile 1"
+        if not _missing(authority_q1_share):
+            diff = 100 * (float(q1_share) - float(authority_q1_share))
+            text += (f" ({signed(diff, 'points', 0, more='above', less='below')} the "
+                     "authority's share)" if round(abs(diff)) else " (about the authority's "
+                     "share)")
+    return text + "."
+
+
+def dashboard_sentence(learners, sessions_planned, session_attendance, success_pct,
+                       *, authority_attendance=None, authority_success=None) -> str:
+    """The supports dashboard in one sentence (rates on a 0-100 scale)."""
+    text = (f"{number(learners)} learners were supported, with {number(sessions_planned)} "
+            f"sessions planned; {pct(session_attendance)} of planned sessions were attended "
+            f"and {pct(success_pct)} of supports that ended did so successfully")
+    refs = []
+    if not _missing(authority_attendance):
+        refs.append(f"{pct(authority_attendance)} attendance")
+    if not _missing(authority_success):
+        refs.append(f"{pct(authority_success)} successful endings")
+    if refs:
+        text += f" (authority: {' and '.join(refs)})"
+    return text + "."
+
+
+def gap_sentence(measure: str, gap, low=None, high=None, *, unit: str = "points",
+                 groups: tuple[str, str] = ("SIMD quintile 1", "quintile 5"),
+                 decimals: int = 1) -> str:
+    """The gap between two groups with its interval; a positive gap favours the second."""
+    if _missing(gap):
+        return (f"The {measure} gap between pupils in {groups[0]} and {groups[1]} cannot be "
+                "published: one of the groups is too small.")
+    text = (f"The {measure} gap between pupils in {groups[0]} and {groups[1]} is "
+            f"{float(gap):.{decimals}f} {unit}")
+    if low is not None and high is not None:
+        text += f" ({interval(low, high, decimals)})"
+    return text + "."
+
+
+def estimate_sentence(estimate, *, n_treated=None, what: str = "") -> str:
+    """An impact estimate's own sentence, with a small-numbers caveat when it applies."""
+    text = estimate.sentence() if hasattr(estimate, "sentence") else str(estimate)
+    n = n_treated if n_treated is not None else getattr(estimate, "n_treated", None)
+    caveat = small_numbers_caveat(n, what=what)
+    return f"{text} {caveat}".strip()
+
+
+def small_numbers_caveat(n, *, threshold: int = SMALL_GROUP, what: str = "") -> str:
+    """A warning that small numbers give wide intervals (empty when n is large enough)."""
+    if _missing(n):
+        return ("Too few learners were supported to publish an estimate; the authority-wide "
+                "estimate is the better guide.")
+    n = int(n)
+    if n < 5:
+        return ("Fewer than five learners were supported, so no estimate is published; the "
+                "authority-wide estimate is the better guide.")
+    if n < threshold:
+        return (f"Only {n} learners{' ' + what if what else ''} are in this estimate, so its "
+                "interval is wide: read it as a rough indication, and set it beside the "
+                "authority-wide estimate.")
+    return ""
+
+
+def compare_sentence(name: str, measure: str, value, reference, *, unit: str = "points",
+                     reference_name: str = "its family", decimals: int = 1,
+                     higher_is_better: bool = True) -> str:
+    """``School A's attendance (91.2%) is 1.3 points higher than its family's average.``"""
+    if _missing(value) or _missing(reference):
+        return f"{name}'s {measure} cannot be compared with {reference_name}: not available."
+    diff = float(value) - float(reference)
+    verdict = signed(diff, unit, decimals)
+    if verdict == "about the same":
+        return (f"{name}'s {measure} ({float(value):.{decimals}f}) is about the same as "
+                f"{reference_name}'s average ({float(reference):.{decimals}f}).")
+    return (f"{name}'s {measure} ({float(value):.{decimals}f}) is {verdict} than "
+            f"{reference_name}'s average ({float(reference):.{decimals}f}).")
+
+
+def learn_from(table: pd.DataFrame, *, label: str, measure: str, residual: str = "residual",
+               low: str = "ci_low", high: str = "ci_high", unit: str = "points",
+               decimals: int = 1) -> str:
+    """Who to learn from on ``measure``: schools clearly above expectation.
+
+    A school is named only when its whole interval is above zero (it does better than
+    schools with its profile, beyond what chance would explain).
+    """
+    if table.empty or residual not in table:
+        return f"There is no {measure} result against expectation to compare."
+    t = table.copy()
+    for c in (residual, low, high):
+        t[c] = pd.to_numeric(t[c], errors="coerce")
+    strong = t[t[low] > 0].sort_values(residual, ascending=False)
+    if strong.empty:
+        best = t.dropna(subset=[residual]).sort_values(residual, ascending=False)
+        if best.empty:
+            return f"No {measure} result against expectation can be published."
+        r = best.iloc[0]
+        return (f"On {measure}, no school stands out once SIMD profiles are taken into account; "
+                f"{r[label]} is highest ({float(r[residual]):+.{decimals}f} {unit}, "
+                f"{interval(r[low], r[high], decimals)}), but its interval includes zero.")
+    names = [f"{r[label]} ({float(r[residual]):+.{decimals}f} {unit}, "
+             f"{interval(r[low], r[high], decimals)})" for _, r in strong.head(3).iterrows()]
+    return (f"On {measure}, learn from {join(names)}: above what schools with the same SIMD "
+            "profile achieve, beyond chance.")
+
+
+def family_sentence(family: str, n_members: int, sector: str, roll_range: Sequence,
+                    q1_range: Sequence) -> str:
+    """Why a family's members belong together (roll and SIMD Q1 share ranges, 0-1 scale)."""
+    lo_r, hi_r = roll_range
+    lo_q, hi_q = q1_range
+    return (f"Family {family} groups {n_members} {sector} schools of similar size "
+            f"({number(lo_r)} to {number(hi_r)} pupils) and similar deprivation "
+            f"({pct(100 * float(lo_q))} to {pct(100 * float(hi_q))} of pupils in SIMD "
+            "quintile 1).")
+
+
+def join(items: Sequence[str]) -> str:
+    """``['a', 'b', 'c']`` -> ``'a, b and c'``."""
+    items = [str(i) for i in items]
+    if not items:
+        return ""
+    if len(items) == 1:
+        return items[0]
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def finite(x) -> bool:
+    """True for a real, finite number."""
+    try:
+        return not _missing(x) and math.isfinite(float(x))
+    except (TypeError, ValueError):
+        return False
