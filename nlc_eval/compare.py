@@ -28,466 +28,50 @@ Examples
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics.pairwise import nan_euclidean_distances
 
+from nlc_eval.comparators import (
+    CONTEXT_FEATURES,
+    HIGHER_IS_BETTER,
+    KEY,
+    OUTCOMES,
+    _check_unique,
+    _plain,
+    _require,
+    baseline_features,
+    higher_is_better,
+    outcome_years,
+    published_years,
+    resolve_authority,
+    select_comparators,
+    virtual_comparator,
+)
 from nlc_eval.errors import DataError, ImpactError
 
-#: Outcomes compared by default (percent, from the school statistics).
-OUTCOMES: dict[str, str] = {
-    "attendance_rate": "attendance rate (%)",
-    "authorised_absence_rate": "authorised absence rate (%)",
-    "unauthorised_absence_rate": "unauthorised absence rate (%)",
-    "exclusion_absence_rate": "absence due to exclusion (%)",
-}
+__all__ = [
+    "CONTEXT_FEATURES",
+    "HIGHER_IS_BETTER",
+    "OUTCOMES",
+    "AuthorityComparison",
+    "DidResult",
+    "authority_gap",
+    "baseline_features",
+    "compare_authority",
+    "comparative_did",
+    "did_panel",
+    "higher_is_better",
+    "outcome_years",
+    "published_years",
+    "resolve_authority",
+    "select_comparators",
+    "virtual_comparator",
+]
 
-#: Context features used to find similar schools when no feature matrix is given. Outcomes
-#: (attendance, absence, ACEL) are deliberately absent: they are what is being compared.
-CONTEXT_FEATURES: tuple[str, ...] = (
-    "roll",
-    "simd_q1_share",
-    "simd_q2_share",
-    "simd_q4_share",
-    "simd_q5_share",
-    "fsm_pct",
-    "pupil_teacher_ratio",
-)
-
-KEY = ["seed_code", "sector"]
 _TABLE = "school statistics"
-
-
-# ---------------------------------------------------------------------------
-# input checks and helpers
-# ---------------------------------------------------------------------------
-
-
-def _require(df: pd.DataFrame, columns: Sequence[str], table: str) -> None:
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise DataError(
-            f"required column(s) {missing} are missing (columns present: {list(df.columns)}).",
-            table=table,
-            column=missing[0],
-            fix="pass the table returned by nlc_eval.data.official.load_school_statistics "
-            "or add the missing column(s).",
-        )
-
-
-def _norm(name: object) -> str:
-    return " ".join(str(name).replace("&", "and").split()).casefold()
-
-
-def resolve_authority(stats: pd.DataFrame, authority: str) -> str:
-    """Return the authority name exactly as published, matching case and spacing loosely.
-
-    Raises
-    ------
-    DataError
-        If no authority of that name is in ``stats``; the message suggests close names.
-    """
-    _require(stats, ["local_authority"], _TABLE)
-    names = pd.Series(stats["local_authority"].dropna().unique())
-    hits = names[names.map(_norm) == _norm(authority)]
-    if len(hits):
-        return str(hits.iloc[0])
-    close = difflib.get_close_matches(str(authority), list(names.astype(str)), n=3, cutoff=0.5)
-    raise DataError(
-        f"authority {authority!r} is not in the data.",
-        table=_TABLE,
-        column="local_authority",
-        fix=f"use a published name, e.g. {close or sorted(names.astype(str))[:3]}.",
-    )
-
-
-def _check_unique(stats: pd.DataFrame) -> None:
-    dup = stats.duplicated(["year", *KEY], keep=False)
-    if dup.any():
-        first = stats.index[dup.to_numpy()][0]
-        raise DataError(
-            f"{int(dup.sum())} rows repeat a (year, seed_code, sector) key.",
-            table=_TABLE,
-            column="seed_code",
-            row=first,
-            fix="keep one row per school, sector and year.",
-        )
-
-
-# ---------------------------------------------------------------------------
-# which years carry an outcome
-# ---------------------------------------------------------------------------
-
-
-def outcome_years(
-    stats: pd.DataFrame,
-    outcome: str,
-    *,
-    min_coverage: float = 0.3,
-    repeat_share: float = 0.9,
-) -> pd.DataFrame:
-    """Find the years in which an outcome is actually published, from the data itself.
-
-    Attendance is not collected every year: some editions leave it blank and some repeat the
-    previous collection's figures unchanged. A year counts as *published* when at least
-    ``min_coverage`` of its schools have a value and fewer than ``repeat_share`` of the schools
-    with a value in both years carry exactly the previous year's figure.
-
-    Parameters
-    ----------
-    stats : DataFrame
-        School-year table (``year``, ``seed_code``, ``sector`` and ``outcome``).
-    outcome : str
-        Column to inspect.
-    min_coverage, repeat_share : float
-        Thresholds described above.
-
-    Returns
-    -------
-    DataFrame
-        One row per year: ``year, n_schools, n_values, coverage, share_repeated, status``
-        where status is ``"published"``, ``"not published"`` or ``"repeat of YEAR"``.
-
-    Examples
-    --------
-    >>> df = pd.DataFrame({"year": [2019, 2019, 2020, 2020, 2021, 2021],
-    ...     "seed_code": ["1", "2"] * 3, "sector": ["primary"] * 6,
-    ...     "attendance_rate": [90.0, 92.0, 90.0, 92.0, None, None]})
-    >>> outcome_years(df, "attendance_rate")["status"].tolist()
-    ['published', 'repeat of 2019', 'not published']
-    """
-    _require(stats, ["year", *KEY, outcome], _TABLE)
-    values = pd.to_numeric(stats[outcome], errors="coerce")
-    wide = (
-        stats.assign(_v=values)
-        .pivot_table(index=KEY, columns="year", values="_v", aggfunc="first", dropna=False)
-        .sort_index(axis=1)
-    )
-    counts = stats.groupby("year").size()
-    rows = []
-    prev_year = None
-    for year in sorted(counts.index):
-        col = wide[year] if year in wide.columns else pd.Series(dtype=float)
-        n_values = int(col.notna().sum())
-        coverage = n_values / int(counts[year])
-        share_rep = np.nan
-        status = "published" if coverage >= min_coverage else "not published"
-        if status == "published" and prev_year is not None:
-            prev = wide[prev_year]
-            both = col.notna() & prev.notna()
-            if both.sum() > 0:
-                share_rep = float((np.isclose(col[both], prev[both])).mean())
-                if share_rep >= repeat_share:
-                    status = f"repeat of {prev_year}"
-        rows.append(
-            {
-                "year": int(year),
-                "n_schools": int(counts[year]),
-                "n_values": n_values,
-                "coverage": coverage,
-                "share_repeated": share_rep,
-                "status": status,
-            }
-        )
-        if status == "published":
-            prev_year = year
-    return pd.DataFrame(rows)
-
-
-def published_years(stats: pd.DataFrame, outcome: str, **kwargs) -> list[int]:
-    """Years in which ``outcome`` carries newly published values (see :func:`outcome_years`)."""
-    table = outcome_years(stats, outcome, **kwargs)
-    return table.loc[table["status"] == "published", "year"].astype(int).tolist()
-
-
-# ---------------------------------------------------------------------------
-# comparator selection
-# ---------------------------------------------------------------------------
-
-
-def baseline_features(
-    stats: pd.DataFrame,
-    baseline_year: int,
-    *,
-    features: Sequence[str] | None = None,
-    spec: object | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Schools present in the baseline census and their (scaled) context features.
-
-    Parameters
-    ----------
-    stats : DataFrame
-        School-year table.
-    baseline_year : int
-        Census year whose characteristics define similarity.
-    features : sequence of str, optional
-        Columns to use (default :data:`CONTEXT_FEATURES` that exist). Ignored if ``spec`` is
-        given.
-    spec : nlc_eval.similarity.FeatureSpec, optional
-        If given, :func:`nlc_eval.similarity.feature_matrix` builds the matrix.
-
-    Returns
-    -------
-    schools, matrix : DataFrame, DataFrame
-        ``schools`` (seed_code, sector, local_authority, school_name) and the numeric matrix,
-        both on the same RangeIndex.
-    """
-    _require(stats, ["year", *KEY, "local_authority"], _TABLE)
-    years = sorted(stats["year"].dropna().astype(int).unique())
-    if baseline_year not in years:
-        raise DataError(
-            f"baseline year {baseline_year} is not in the data (years present: {years}).",
-            table=_TABLE,
-            column="year",
-            fix="choose one of the years present as the baseline.",
-        )
-    base = stats.loc[stats["year"] == baseline_year].reset_index(drop=True)
-    if spec is not None:
-        from nlc_eval.similarity import feature_matrix
-
-        matrix = feature_matrix(base, spec=spec)
-        matrix = pd.DataFrame(matrix).reindex(base.index)
-    else:
-        cols = [c for c in (features or CONTEXT_FEATURES) if c in base.columns]
-        if not cols:
-            raise DataError(
-                "none of the context features is present.",
-                table=_TABLE,
-                column=str((features or CONTEXT_FEATURES)[0]),
-                fix=f"provide at least one of {list(features or CONTEXT_FEATURES)}.",
-            )
-        raw = base[cols].apply(pd.to_numeric, errors="coerce")
-        if "roll" in raw.columns:
-            raw["roll"] = np.log1p(raw["roll"].clip(lower=0))
-        # scale within sector: a primary's roll is judged against primaries
-        grouped = raw.groupby(base["sector"])
-        sd = grouped.transform("std").replace(0, np.nan)
-        matrix = (raw - grouped.transform("mean")) / sd
-    keep = [c for c in ["seed_code", "sector", "local_authority", "school_name"] if c in base]
-    return base[keep].copy(), matrix
-
-
-def _weights(dist: np.ndarray, weighting: str) -> np.ndarray:
-    if weighting == "equal":
-        w = np.ones_like(dist)
-    elif weighting == "inverse_distance":
-        floor = max(float(np.max(dist)) * 0.05, 1e-9)
-        w = 1.0 / np.maximum(dist, floor)
-    elif weighting == "gaussian":
-        h = max(float(np.max(dist)), 1e-9)
-        w = np.exp(-0.5 * (dist / h) ** 2)
-    else:
-        raise DataError(
-            f"unknown weighting {weighting!r}.",
-            fix="use 'inverse_distance', 'gaussian' or 'equal'.",
-        )
-    return w / w.sum()
-
-
-def select_comparators(
-    schools: pd.DataFrame,
-    matrix: pd.DataFrame,
-    authority: str,
-    *,
-    k: int = 5,
-    weighting: str = "inverse_distance",
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The ``k`` most similar same-sector schools in other authorities, with weights.
-
-    Parameters
-    ----------
-    schools : DataFrame
-        ``seed_code``, ``sector``, ``local_authority`` (one row per school and sector).
-    matrix : DataFrame
-        Numeric features on the same index as ``schools`` (already scaled and weighted).
-        Missing values are allowed: distances use the features both schools have.
-    authority : str
-        The authority whose schools are compared (published name).
-    k : int
-        Comparators per school.
-    weighting : {"inverse_distance", "gaussian", "equal"}
-        How comparators are weighted; weights of a school sum to one. Gaussian uses the
-        distance to the k-th neighbour as bandwidth.
-
-    Returns
-    -------
-    comparators : DataFrame
-        ``seed_code, sector, rank, comparator_seed_code, comparator_authority,
-        comparator_name, distance, weight``.
-    unmatched : DataFrame
-        Schools of the authority that could not be matched, with ``reason``.
-
-    Examples
-    --------
-    >>> schools = pd.DataFrame({"seed_code": ["1", "2", "3", "4"],
-    ...     "sector": ["primary"] * 4, "local_authority": ["A", "B", "B", "A"]})
-    >>> X = pd.DataFrame({"x": [0.0, 0.1, 5.0, 0.2]})
-    >>> comps, _ = select_comparators(schools, X, "A", k=1)
-    >>> comps["comparator_seed_code"].tolist()
-    ['2', '2']
-    """
-    _require(schools, [*KEY, "local_authority"], "schools")
-    if k < 1:
-        raise DataError(f"k must be at least 1, got {k}.", fix="ask for k >= 1 comparators.")
-    if not matrix.index.equals(schools.index):
-        raise DataError(
-            "the feature matrix is not aligned with the schools table.",
-            table="feature matrix",
-            fix="build the matrix from the same schools table (same index).",
-        )
-    X = matrix.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
-    is_home = schools["local_authority"].map(_norm).to_numpy() == _norm(authority)
-    if not is_home.any():
-        raise DataError(
-            f"no school of authority {authority!r} in the baseline schools.",
-            table="schools",
-            column="local_authority",
-            fix="check the authority name and the baseline year.",
-        )
-    empty = np.isnan(X).all(axis=1)
-    rows, unmatched = [], []
-    sectors = schools["sector"].to_numpy()
-    names = schools["school_name"] if "school_name" in schools else pd.Series("", schools.index)
-    home_idx = np.flatnonzero(is_home & ~empty)
-    away_idx = np.flatnonzero(~is_home & ~empty)
-    dist = (
-        nan_euclidean_distances(X[home_idx], X[away_idx])
-        if len(home_idx) and len(away_idx)
-        else np.empty((len(home_idx), len(away_idx)))
-    )
-    row_of = {i: r for r, i in enumerate(home_idx)}
-    for i in np.flatnonzero(is_home):
-        if empty[i]:
-            unmatched.append((i, "no context features in the baseline year"))
-            continue
-        same = sectors[away_idx] == sectors[i]
-        pool = away_idx[same]
-        if len(pool) == 0:
-            unmatched.append((i, f"no {sectors[i]} school in other authorities"))
-            continue
-        d = dist[row_of[i]][same]
-        ok = np.isfinite(d)
-        pool, d = pool[ok], d[ok]
-        if len(pool) == 0:
-            unmatched.append((i, "no comparator shares a non-missing feature"))
-            continue
-        order = np.argsort(d, kind="stable")[:k]
-        w = _weights(d[order], weighting)
-        for r, (j, dj, wj) in enumerate(zip(pool[order], d[order], w, strict=True), start=1):
-            rows.append(
-                {
-                    "seed_code": schools["seed_code"].iloc[i],
-                    "sector": sectors[i],
-                    "rank": r,
-                    "comparator_seed_code": schools["seed_code"].iloc[j],
-                    "comparator_authority": schools["local_authority"].iloc[j],
-                    "comparator_name": names.iloc[j],
-                    "distance": float(dj),
-                    "weight": float(wj),
-                }
-            )
-    comps = pd.DataFrame(
-        rows,
-        columns=[
-            "seed_code", "sector", "rank", "comparator_seed_code", "comparator_authority",
-            "comparator_name", "distance", "weight",
-        ],
-    )
-    um = pd.DataFrame(
-        [
-            {"seed_code": schools["seed_code"].iloc[i], "sector": sectors[i], "reason": why}
-            for i, why in unmatched
-        ],
-        columns=["seed_code", "sector", "reason"],
-    )
-    return comps, um
-
-
-# ---------------------------------------------------------------------------
-# virtual comparator values
-# ---------------------------------------------------------------------------
-
-
-def virtual_comparator(
-    panel: pd.DataFrame,
-    comparators: pd.DataFrame,
-    outcomes: Sequence[str],
-    *,
-    min_weight: float = 0.5,
-) -> pd.DataFrame:
-    """Each school's value and its virtual comparator's value, per year and outcome.
-
-    The virtual comparator is the weighted mean of the comparators that have a value that
-    year, with weights renormalised over them; if those comparators carry less than
-    ``min_weight`` of the total weight the value is left missing (``status`` says why).
-
-    Parameters
-    ----------
-    panel : DataFrame
-        Long school-year table with ``year``, ``seed_code``, ``sector`` and the outcomes.
-    comparators : DataFrame
-        From :func:`select_comparators`.
-    outcomes : sequence of str
-        Outcome columns.
-    min_weight : float
-        Least share of comparator weight that must be observed.
-
-    Returns
-    -------
-    DataFrame
-        ``year, seed_code, sector, outcome, school_value, comparator_value, difference,
-        n_comparators, weight_observed, status`` with status one of ``"ok"``,
-        ``"school missing"``, ``"comparators missing"``.
-    """
-    _require(panel, ["year", *KEY, *outcomes], "panel")
-    _require(comparators, [*KEY, "comparator_seed_code", "weight"], "comparators")
-    years = sorted(panel["year"].dropna().astype(int).unique())
-    long = panel[["year", *KEY, *outcomes]].melt(
-        id_vars=["year", *KEY], var_name="outcome", value_name="value"
-    )
-    long["value"] = pd.to_numeric(long["value"], errors="coerce")
-    home = comparators[KEY].drop_duplicates()
-    frames = []
-    for outcome in outcomes:
-        vals = long.loc[long["outcome"] == outcome, ["year", *KEY, "value"]]
-        grid = home.merge(pd.DataFrame({"year": years}), how="cross")
-        school = grid.merge(vals, on=["year", *KEY], how="left").rename(
-            columns={"value": "school_value"}
-        )
-        comp_vals = vals.rename(columns={"seed_code": "comparator_seed_code"})
-        c = comparators[[*KEY, "comparator_seed_code", "weight"]].merge(
-            pd.DataFrame({"year": years}), how="cross"
-        )
-        c = c.merge(comp_vals, on=["year", "comparator_seed_code", "sector"], how="left")
-        c["obs"] = c["value"].notna()
-        c["wv"] = c["weight"] * c["value"].fillna(0.0)
-        c["wo"] = c["weight"] * c["obs"]
-        agg = c.groupby(["year", *KEY], as_index=False).agg(
-            wv=("wv", "sum"), wo=("wo", "sum"), n_comparators=("obs", "sum")
-        )
-        out = school.merge(agg, on=["year", *KEY], how="left")
-        out["weight_observed"] = out["wo"].fillna(0.0)
-        enough = out["weight_observed"] >= min_weight - 1e-12
-        out["comparator_value"] = np.where(enough, out["wv"] / out["wo"].where(enough), np.nan)
-        out["difference"] = out["school_value"] - out["comparator_value"]
-        out["status"] = np.select(
-            [out["school_value"].isna(), ~enough], ["school missing", "comparators missing"], "ok"
-        )
-        out["outcome"] = outcome
-        out["n_comparators"] = out["n_comparators"].fillna(0).astype(int)
-        frames.append(
-            out[
-                [
-                    "year", *KEY, "outcome", "school_value", "comparator_value", "difference",
-                    "n_comparators", "weight_observed", "status",
-                ]
-            ]
-        )
-    return pd.concat(frames, ignore_index=True)
 
 
 # ---------------------------------------------------------------------------
@@ -526,6 +110,8 @@ def authority_gap(
     *,
     years: Sequence[int] | None = None,
     weights: pd.Series | None = None,
+    by_sector: bool = False,
+    balanced: bool = False,
     level: float = 0.95,
 ) -> pd.DataFrame:
     """Authority mean difference from the virtual comparator, per year, clustered by school.
@@ -537,53 +123,69 @@ def authority_gap(
     outcome : str
         Outcome to summarise.
     years : sequence of int, optional
-        Years to report (default: every year with at least two schools with a difference).
+        Years to report (default: every year with a difference).
     weights : Series, optional
         School weights indexed by ``(seed_code, sector)`` (e.g. baseline roll); default equal.
+    by_sector : bool
+        Also report each sector separately (rows with ``sector`` set; pooled rows have
+        ``sector == "all"``).
+    balanced : bool
+        Keep only schools compared in every one of ``years``, so that changes between years
+        are not changes in which schools are compared.
     level : float
         Interval coverage.
 
     Returns
     -------
     DataFrame
-        ``outcome, year, estimate, std_error, ci_low, ci_high, p_value, n_schools`` where
-        n_schools counts schools with a difference that year. Standard errors cluster by seed
-        code (a school with two sectors is one cluster); intervals use t with G-1 df.
+        ``outcome, sector, year, estimate, std_error, ci_low, ci_high, p_value, n_schools``
+        where n_schools counts schools with a difference that year. Standard errors cluster
+        by seed code (a school with two sectors is one cluster); intervals use t with G-1 df.
     """
     _require(virtual, ["year", *KEY, "outcome", "difference"], "virtual comparator")
     sub = virtual.loc[(virtual["outcome"] == outcome) & virtual["difference"].notna()]
     if years is not None:
         sub = sub.loc[sub["year"].isin(list(years))]
+    if balanced and len(sub):
+        need = len(set(years)) if years is not None else sub["year"].nunique()
+        sub = sub.loc[sub.groupby(KEY)["year"].transform("nunique") == need]
+    groups = [("all", sub)]
+    if by_sector:
+        groups += [(str(k), g) for k, g in sub.groupby("sector")]
     rows = []
-    for year, g in sub.groupby("year"):
-        w = None
-        if weights is not None:
-            w = weights.reindex(pd.MultiIndex.from_frame(g[KEY])).to_numpy(dtype=float)
-            if np.isnan(w).any():
-                raise DataError(
-                    "a weight is missing for a compared school.",
-                    table="weights",
-                    fix="give a weight for every (seed_code, sector) compared.",
-                )
-        est, se, n = _cluster_mean(g["difference"].to_numpy(float), g["seed_code"].to_numpy(), w)
-        lo, hi, p = _interval(est, se, n, level)
-        rows.append(
-            {
-                "outcome": outcome,
-                "year": int(year),
-                "estimate": est,
-                "std_error": se,
-                "ci_low": lo,
-                "ci_high": hi,
-                "p_value": p,
-                "n_schools": int(len(g)),
-            }
-        )
+    for sector, part in groups:
+        for year, g in part.groupby("year"):
+            w = None
+            if weights is not None:
+                w = weights.reindex(pd.MultiIndex.from_frame(g[KEY])).to_numpy(dtype=float)
+                if np.isnan(w).any():
+                    raise DataError(
+                        "a weight is missing for a compared school.",
+                        table="weights",
+                        fix="give a weight for every (seed_code, sector) compared.",
+                    )
+            est, se, n = _cluster_mean(
+                g["difference"].to_numpy(float), g["seed_code"].to_numpy(), w
+            )
+            lo, hi, p = _interval(est, se, n, level)
+            rows.append(
+                {
+                    "outcome": outcome,
+                    "sector": sector,
+                    "year": int(year),
+                    "estimate": est,
+                    "std_error": se,
+                    "ci_low": lo,
+                    "ci_high": hi,
+                    "p_value": p,
+                    "n_schools": int(len(g)),
+                }
+            )
     return pd.DataFrame(
         rows,
         columns=[
-            "outcome", "year", "estimate", "std_error", "ci_low", "ci_high", "p_value",
-            "n_schools",
+            "outcome", "sector", "year", "estimate", "std_error", "ci_low", "ci_high",
+            "p_value", "n_schools",
         ],
     )
 
@@ -669,18 +271,20 @@ class DidResult:
         label = OUTCOMES.get(self.outcome, self.outcome.replace("_", " "))
         if not np.isfinite(self.estimate):
             return f"The change in the {label} gap could not be estimated."
-        direction = "widened in the schools' favour" if self.estimate > 0 else "moved against them"
+        better = (self.estimate > 0) == higher_is_better(self.outcome)
         if self.ci_low <= 0 <= self.ci_high:
-            verdict = "the interval includes no change"
+            verdict = "the interval includes zero, so the data are consistent with no change"
         else:
-            verdict = "the interval excludes no change"
+            verdict = (
+                "the interval excludes zero: the schools moved "
+                + ("ahead of" if better else "behind")
+                + " schools like them elsewhere"
+            )
         return (
             f"Between {self.baseline_year} and {self.followup_year} the difference in {label} "
             f"between the {self.n_schools} schools compared in both years and their virtual "
-            f"comparators changed by {self.estimate:+.2f} points "
-            f"({self.level:.0%} interval {self.ci_low:+.2f} to {self.ci_high:+.2f}; "
-            f"{verdict}). A positive change means the schools' value rose relative to their "
-            f"comparators ({direction} for a measure where higher is better)."
+            f"comparators changed by {self.estimate:+.2f} percentage points "
+            f"({self.level:.0%} interval {self.ci_low:+.2f} to {self.ci_high:+.2f}); {verdict}."
         )
 
 
@@ -809,16 +413,39 @@ class AuthorityComparison:
         a = self.availability
         return a.loc[(a["outcome"] == outcome) & (a["status"] == "published"), "year"].tolist()
 
-    def gap(self, outcome: str, *, level: float = 0.95) -> pd.DataFrame:
-        """Per-year authority difference from the virtual comparator (published years only)."""
+    def gap(
+        self,
+        outcome: str,
+        *,
+        by_sector: bool = False,
+        balanced: bool = False,
+        level: float = 0.95,
+    ) -> pd.DataFrame:
+        """Per-year authority difference from the virtual comparator (published years only).
+
+        See :func:`authority_gap` for ``by_sector`` and ``balanced``.
+        """
         return authority_gap(
-            self.virtual, outcome, years=self.years(outcome), weights=self.weights, level=level
+            self.virtual, outcome, years=self.years(outcome), weights=self.weights,
+            by_sector=by_sector, balanced=balanced, level=level,
         )
 
-    def gaps(self, *, level: float = 0.95) -> pd.DataFrame:
+    def gaps(self, **kwargs) -> pd.DataFrame:
         """:meth:`gap` for every outcome, stacked."""
-        frames = [self.gap(o, level=level) for o in self.outcomes]
-        return pd.concat([f for f in frames if len(f)], ignore_index=True)
+        frames = [self.gap(o, **kwargs) for o in self.outcomes]
+        frames = [f for f in frames if len(f)]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    def coverage(self) -> pd.DataFrame:
+        """Schools of the authority per outcome, year and status (ok / school or comparators
+        missing), for published years: how many schools each yearly estimate rests on."""
+        v = self.virtual.merge(
+            self.availability.loc[self.availability["status"] == "published",
+                                  ["outcome", "year"]],
+            on=["outcome", "year"],
+        )
+        out = v.groupby(["outcome", "year", "status"]).size().unstack("status", fill_value=0)
+        return out.reset_index()
 
     def did(self, outcome: str, baseline_year: int, followup_year: int, **kw) -> DidResult:
         """Comparative DiD (see :func:`comparative_did`); both years must be published."""
@@ -840,16 +467,20 @@ class AuthorityComparison:
         """Per-year difference with its interval; returns the matplotlib Axes."""
         import matplotlib.pyplot as plt
 
-        g = self.gap(outcome)
+        g = self.gap(outcome, by_sector=True)
         if ax is None:
             _, ax = plt.subplots(figsize=(6, 3.5))
         ax.axhline(0, color="grey", lw=1)
-        ax.errorbar(
-            g["year"], g["estimate"],
-            yerr=[g["estimate"] - g["ci_low"], g["ci_high"] - g["estimate"]],
-            fmt="o-", capsize=4,
-        )
-        ax.set_xticks(g["year"])
+        for i, (sector, part) in enumerate(g.groupby("sector", sort=False)):
+            x = part["year"] + (i - 1.5) * 0.08
+            ax.errorbar(
+                x, part["estimate"],
+                yerr=[part["estimate"] - part["ci_low"], part["ci_high"] - part["estimate"]],
+                fmt="o-" if sector == "all" else "o:", capsize=3, label=sector,
+                lw=2 if sector == "all" else 1,
+            )
+        ax.legend(frameon=False, fontsize="small")
+        ax.set_xticks(sorted(g["year"].unique()))
         ax.set_xlabel("census year")
         ax.set_ylabel("school minus virtual comparator")
         ax.set_title(f"{self.authority}: {OUTCOMES.get(outcome, outcome)}")
@@ -898,6 +529,7 @@ def compare_authority(
         See :func:`virtual_comparator`.
     """
     _require(stats, ["year", *KEY, "local_authority"], _TABLE)
+    stats = _plain(stats)
     _check_unique(stats)
     stats = stats.assign(
         seed_code=stats["seed_code"].astype(str), year=stats["year"].astype(int)

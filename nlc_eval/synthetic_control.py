@@ -78,7 +78,8 @@ def authority_series(
             column=missing[0],
             fix="pass the table from load_school_statistics.",
         )
-    df = stats
+    df = stats.copy(deep=False)
+    df.attrs = {}
     if sectors is not None:
         df = df.loc[df["sector"].isin(list(sectors))]
     if years is not None:
