@@ -1,0 +1,72 @@
+"""Intervention-effect estimation over any DataFrame, with education effect sizes.
+
+Every estimator returns an :class:`Estimate` (``estimate, se, ci_low, ci_high, p_value,
+n_treated, n_control, method``; ``.tidy()``, ``.summary()``, ``.sentence()``, ``.plot()``).
+Nothing here knows about schools, clusters or notebooks: pass column names.
+
+Estimators
+----------
+did
+    Two-way fixed-effects difference-in-differences (within transformation).
+event_study
+    Leads and lags with a pre-trend test; Callaway–Sant'Anna group-time effects, robust to
+    staggered adoption.
+match, ipw, doubly_robust
+    Propensity-score matching, inverse probability weighting, AIPW; with ``.balance``,
+    ``.love_plot()`` and ``.overlap_plot()``.
+multilevel
+    Random-intercept models (pupils within schools within clusters) with ICCs.
+outcome_effect
+    Linear (attendance, pp), count (exclusions, rate ratio), binary (on track, risk
+    difference).
+
+Education layer: :mod:`nlc_eval.impact.effects` (Hedges' g, EEF months' progress, WWC
+baseline equivalence and attrition).
+"""
+
+from .did import did
+from .effects import (
+    EEF_MONTHS,
+    EffectSize,
+    attrition,
+    baseline_equivalence,
+    clustered_effect_size,
+    hedges_g,
+    months_progress,
+    standardise,
+    total_sd,
+    wwc_verdict,
+)
+from .estimate import Estimate
+from .event_study import event_study
+from .inference import wild_cluster_bootstrap
+from .matching import match
+from .multilevel import multilevel, variance_components
+from .outcomes import outcome_effect
+from .propensity import BalancedEstimate, OverlapWarning
+from .weighting import doubly_robust, ipw
+
+__all__ = [
+    "EEF_MONTHS",
+    "BalancedEstimate",
+    "EffectSize",
+    "Estimate",
+    "OverlapWarning",
+    "attrition",
+    "baseline_equivalence",
+    "clustered_effect_size",
+    "did",
+    "doubly_robust",
+    "event_study",
+    "hedges_g",
+    "ipw",
+    "match",
+    "months_progress",
+    "multilevel",
+    "outcome_effect",
+    "standardise",
+    "total_sd",
+    "variance_components",
+    "wild_cluster_bootstrap",
+    "wwc_verdict",
+]
