@@ -88,6 +88,43 @@ def _norm(name: object) -> str:
     return " ".join(str(name).replace("&", "and").split()).casefold()
 
 
+#: Published groups of schools that are not local authorities (never a comparator pool).
+NOT_AUTHORITIES: tuple[str, ...] = ("Grant aided",)
+
+
+def _authority_key(name: object) -> str:
+    words = _norm(name).replace(",", " ").split()
+    return " ".join(w for w in words if w not in ("city", "of", "council", "the"))
+
+
+def harmonise_authorities(stats: pd.DataFrame) -> pd.DataFrame:
+    """Give each authority one spelling across editions (the latest year's).
+
+    Editions spell some names differently (``City of Edinburgh`` / ``Edinburgh City``,
+    ``&`` / ``and``); left alone, one authority would look like two.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"year": [2020, 2024], "local_authority":
+    ...     ["City of Edinburgh", "Edinburgh City"]})
+    >>> harmonise_authorities(df)["local_authority"].tolist()
+    ['Edinburgh City', 'Edinburgh City']
+    """
+    _require(stats, ["year", "local_authority"], "school statistics")
+    out = _plain(stats)
+    la = out["local_authority"]
+    key = la.map(_authority_key)
+    latest = (
+        pd.DataFrame({"key": key, "la": la, "year": out["year"]})
+        .dropna()
+        .sort_values("year")
+        .groupby("key")["la"]
+        .last()
+    )
+    out["local_authority"] = key.map(latest).where(la.notna(), la)
+    return out
+
+
 def resolve_authority(stats: pd.DataFrame, authority: str) -> str:
     """Return the authority name exactly as published, matching case and spacing loosely.
 

@@ -38,11 +38,12 @@ from nlc_eval.comparators import (
     CONTEXT_FEATURES,
     HIGHER_IS_BETTER,
     KEY,
+    NOT_AUTHORITIES,
     OUTCOMES,
     _check_unique,
-    _plain,
     _require,
     baseline_features,
+    harmonise_authorities,
     higher_is_better,
     outcome_years,
     published_years,
@@ -63,6 +64,7 @@ __all__ = [
     "compare_authority",
     "comparative_did",
     "did_panel",
+    "harmonise_authorities",
     "higher_is_better",
     "outcome_years",
     "published_years",
@@ -500,6 +502,7 @@ def compare_authority(
     weighting: str = "inverse_distance",
     weight_by_roll: bool = False,
     min_weight: float = 0.5,
+    exclude: Sequence[str] = NOT_AUTHORITIES,
 ) -> AuthorityComparison:
     """Compare every school of ``authority`` with its virtual comparator, year by year.
 
@@ -527,9 +530,18 @@ def compare_authority(
         Weight schools by baseline roll in authority averages (default: each school equally).
     min_weight : float
         See :func:`virtual_comparator`.
+    exclude : sequence of str
+        Published groups left out entirely (default: grant-aided schools, which belong to no
+        authority).
+
+    Notes
+    -----
+    Authority names are harmonised across editions first (:func:`harmonise_authorities`).
     """
     _require(stats, ["year", *KEY, "local_authority"], _TABLE)
-    stats = _plain(stats)
+    stats = harmonise_authorities(stats)
+    if exclude:
+        stats = stats.loc[~stats["local_authority"].isin(list(exclude))]
     _check_unique(stats)
     stats = stats.assign(
         seed_code=stats["seed_code"].astype(str), year=stats["year"].astype(int)

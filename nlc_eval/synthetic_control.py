@@ -47,6 +47,7 @@ def authority_series(
     weight: str | None = "roll",
     sectors: Sequence[str] | None = None,
     years: Sequence[int] | None = None,
+    exclude: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Authority-by-year series of a school-level rate (roll-weighted mean of schools).
 
@@ -63,6 +64,9 @@ def authority_series(
         Keep only these sectors.
     years : sequence of int, optional
         Keep only these years (e.g. those in which the outcome is published).
+    exclude : sequence of str, optional
+        Groups that are not authorities (default
+        :data:`nlc_eval.comparators.NOT_AUTHORITIES`, i.e. grant-aided schools).
 
     Returns
     -------
@@ -78,8 +82,12 @@ def authority_series(
             column=missing[0],
             fix="pass the table from load_school_statistics.",
         )
-    df = stats.copy(deep=False)
-    df.attrs = {}
+    from nlc_eval.comparators import NOT_AUTHORITIES, harmonise_authorities
+
+    df = harmonise_authorities(stats)
+    exclude = NOT_AUTHORITIES if exclude is None else exclude
+    if exclude:
+        df = df.loc[~df["local_authority"].isin(list(exclude))]
     if sectors is not None:
         df = df.loc[df["sector"].isin(list(sectors))]
     if years is not None:
