@@ -218,7 +218,13 @@ def _coerce(df: pd.DataFrame, table: str, ex: Extracts) -> pd.DataFrame:
     out = df.copy()
     for col, kind in cols.items():
         s = out[col]
-        blank = s.isna() | (s.astype(str).str.strip() == "")
+        textual = not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)
+                       or pd.api.types.is_datetime64_any_dtype(s))
+        if textual:
+            s = s.astype(str).str.strip().where(s.notna())
+            blank = s.isna() | (s == "")
+        else:
+            blank = s.isna()
         required = (table, col) not in NULLABLE and col in COLUMNS[table]
         if required and blank.any():
             i = s.index[blank.to_numpy()][0]
@@ -227,15 +233,17 @@ def _coerce(df: pd.DataFrame, table: str, ex: Extracts) -> pd.DataFrame:
                             fix="fill every cell of this column; nothing is dropped "
                             "silently.")
         if kind == "str":
-            txt = s.astype(str).str.strip()
+            txt = s.astype(str) if not textual else s
             if col == "seed_code":
                 txt = txt.str.replace(r"\.0$", "", regex=True)
-            out[col] = txt.astype(object)
+            out[col] = txt.astype(str)
             continue
         if kind == "date":
             val = pd.to_datetime(s.where(~blank), errors="coerce", format="mixed", dayfirst=False)
+        elif kind in ("bool", "boolean") and not textual:
+            val = s.astype("boolean")
         elif kind in ("bool", "boolean"):
-            low = s.astype(str).str.strip().str.lower()
+            low = s.str.lower()
             val = pd.Series(pd.NA, index=s.index, dtype="boolean")
             val[low.isin(_TRUE)] = True
             val[low.isin(_FALSE)] = False

@@ -110,8 +110,8 @@ def attendance_baseline(people: pd.DataFrame, rolls: pd.DataFrame, schools: pd.D
     mu0 = np.exp(k + log_mu)
     incidents = rng.poisson(mu0)
     openings = 2 * incidents + rng.poisson(2 * incidents)
-    attended = rng.binomial(possible, r0)
-    openings = np.minimum(openings, possible - attended)
+    openings = np.minimum(openings, possible)
+    attended = np.minimum(rng.binomial(possible, r0), possible - openings)
     return pd.DataFrame({
         "pid": pid[rows], "year": years_rows, "term": term, "stage_idx": stage[rows],
         "school": rolls["school"].to_numpy()[rows], "possible": possible, "r0": r0,
@@ -156,8 +156,8 @@ def apply_attendance_effects(att: pd.DataFrame, exposed: np.ndarray, level: np.n
     attd = att["attended"].to_numpy().copy()
     inc[idx] = rng.poisson(mu1[idx])
     ope[idx] = 2 * inc[idx] + rng.poisson(2 * inc[idx])
-    attd[idx] = rng.binomial(poss[idx], r1[idx])
-    ope[idx] = np.minimum(ope[idx], poss[idx] - attd[idx])
+    ope[idx] = np.minimum(ope[idx], poss[idx])
+    attd[idx] = np.minimum(rng.binomial(poss[idx], r1[idx]), poss[idx] - ope[idx])
     att["r1"], att["mu1"] = r1, mu1
     att["attended"], att["incidents"], att["openings"] = attd, inc, ope
     realised = {}
