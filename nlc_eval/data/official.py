@@ -394,11 +394,11 @@ def reconstruct_simd(schools: pd.DataFrame, suppressed: dict[str, pd.Series]) ->
       authority and year (ties: lower quintile first, ``simd_unknown`` last). The row then
       sums exactly to its roll and each cell stays in 0-4 (``simd_status =
       'reconstructed'``).
-    - if only one cell is suppressed it equals ``r`` (the published totals imply it).
     - if ``r > 4 m`` (secondary suppression: gov.scot also hid a larger count so the small
       one cannot be derived by subtraction, common in 2019-2023) the total ``r`` of the
       hidden cells is still known exactly; it is split in proportion to the authority-year
-      totals of those categories (largest-remainder rounding). These rows have
+      totals of those categories (largest-remainder rounding; a single hidden cell simply
+      takes ``r``). These rows have
       ``simd_status = 'reconstructed_wide'``: they sum to the roll, but which hidden cell
       holds the larger count is an estimate. Exclude them where that matters.
     - if ``r < 0`` (published cells already exceed the roll) nothing is invented: the
@@ -435,8 +435,7 @@ def reconstruct_simd(schools: pd.DataFrame, suppressed: dict[str, pd.Series]) ->
     partial_missing = other_na.any(axis=1) & ~not_collected
     has_supp = (n_supp > 0) & ~other_na.any(axis=1) & ~np.isnan(roll) & (remainder >= 0)
     narrow = has_supp & (remainder <= SUPPRESSED_MAX * n_supp)
-    exact = has_supp & (n_supp == 1)  # one hidden cell is the remainder itself
-    wide = has_supp & ~narrow & ~exact
+    wide = has_supp & ~narrow
 
     # authority-level weights of each category (published counts only)
     la = schools["local_authority"].astype("string").fillna("").to_numpy()
@@ -467,7 +466,7 @@ def reconstruct_simd(schools: pd.DataFrame, suppressed: dict[str, pd.Series]) ->
     mismatch = complete & ~np.isnan(roll) & (np.abs(known_sum - roll) > 0.5)
     status = np.full(len(schools), "complete", dtype=object)
     status[(n_supp > 0) & ~has_supp] = "infeasible"
-    status[narrow | exact] = "reconstructed"
+    status[narrow] = "reconstructed"
     status[wide] = "reconstructed_wide"
     status[partial_missing & (n_supp == 0)] = "incomplete"
     status[not_collected] = "not_collected"
