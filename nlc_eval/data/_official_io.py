@@ -59,8 +59,8 @@ FILE_PATTERNS: dict[str, tuple[re.Pattern, tuple[str, ...], str]] = {
 
 GOV_SCOT_SOURCES = {
     "school_statistics": "https://www.gov.scot/publications/school-level-summary-statistics/",
-    "acel": "https://www.gov.scot/publications/achievement-of-curriculum-for-excellence-cfe-"
-    "levels-2021-22/",
+    "acel": "https://www.gov.scot/publications/achievement-curriculum-excellence-cfe-levels-"
+    "2021-22/",
     "simd": "https://www.gov.scot/collections/scottish-index-of-multiple-deprivation-2020/",
     "locations": "https://www.gov.scot/publications/school-contact-details/",
     "contacts": "https://www.gov.scot/publications/school-contact-details/",
