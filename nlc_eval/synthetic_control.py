@@ -187,6 +187,14 @@ class SyntheticControlResult:
     p_value_filtered : float
         The same among placebos whose pre-period RMSPE is at most ``rmspe_filter`` times the
         treated one's (poorly fitted placebos say little).
+    p_value_effect : float
+        Share of units whose absolute average post-period gap is at least the treated one's.
+    n_exact_placebos : int
+        Placebos fitted exactly in the pre-period (pre-RMSPE ~ 0): with few pre-period years
+        this is common, their RMSPE ratios are unbounded and the ratio p-value says little;
+        when over a tenth of them are, :meth:`sentence` reports ``p_value_effect``.
+    intercept : bool
+        Whether the demeaned variant was fitted.
     """
 
     treated: str
@@ -204,6 +212,9 @@ class SyntheticControlResult:
     p_value: float
     p_value_filtered: float
     rmspe_filter: float
+    p_value_effect: float = float("nan")
+    n_exact_placebos: int = 0
+    intercept: bool = False
 
     @property
     def n_units(self) -> int:
@@ -220,7 +231,8 @@ class SyntheticControlResult:
         ]
         rows.append(
             {"term": "average post-period gap", "estimate": self.effect,
-             "p_value": self.p_value, "n": self.n_units}
+             "p_value": self.p_value if self.ratio_informative else self.p_value_effect,
+             "n": self.n_units}
         )
         out = pd.DataFrame(rows)
         lo, hi = self.placebo_interval()
@@ -244,18 +256,34 @@ class SyntheticControlResult:
         """The ``n`` largest donor weights."""
         return self.weights.head(n)
 
+    @property
+    def ratio_informative(self) -> bool:
+        """False when over a tenth of placebos fit the pre-period exactly (their RMSPE ratios
+        are unbounded, so ranking ratios says little)."""
+        return self.n_exact_placebos <= 0.1 * (self.n_units - 1)
+
     def sentence(self) -> str:
         """Plain-English summary with the placebo p-value and fit quality."""
         lo, hi = self.placebo_interval()
-        donors = ", ".join(f"{k} ({v:.0%})" for k, v in self.weights.head(3).items())
+        donors = ", ".join(f"{k} ({v:.0%})" for k, v in self.weights.head(3).items() if v > 0)
+        what = (
+            "changed relative to its pre-period difference from" if self.intercept
+            else "differed from"
+        )
+        if self.ratio_informative:
+            p, how = self.p_value, "a post/pre fit ratio"
+        else:
+            p, how = self.p_value_effect, "an average gap (many placebo fits are exact, so " \
+                "the fit ratio is uninformative)"
+        k = int(round(p * self.n_units))
         return (
-            f"Over {', '.join(map(str, self.post_years))}, {self.treated}'s {self.outcome} "
-            f"differed from its synthetic comparator by {self.effect:+.2f} points on average "
-            f"(placebo-based 90% range {lo:+.2f} to {hi:+.2f}); "
-            f"{self.p_value * self.n_units:.0f} of {self.n_units} authorities had a post/pre "
-            f"fit ratio at least as large (placebo p = {self.p_value:.2f}). The synthetic "
-            f"comparator is built mostly from {donors}, fitted on "
-            f"{len(self.pre_years)} pre-period year(s) with RMSPE {self.pre_rmspe:.2f}."
+            f"Over {', '.join(map(str, self.post_years))}, {self.treated}'s "
+            f"{self.outcome.replace('_', ' ')} {what} its synthetic comparator by "
+            f"{self.effect:+.2f} points on average (placebo-based 90% range {lo:+.2f} to "
+            f"{hi:+.2f}); {k} of {self.n_units} authorities had an {how} at least as large "
+            f"(placebo p = {p:.2f}). The synthetic comparator is built mostly from {donors}, "
+            f"fitted on {len(self.pre_years)} pre-period year(s) with RMSPE "
+            f"{self.pre_rmspe:.2f}."
         )
 
     def plot(self, ax=None):
@@ -285,8 +313,12 @@ class SyntheticControlResult:
         return ax
 
 
-def _fit_one(Y, X, unit, donors, pre, post, method):
+def _fit_one(Y, X, unit, donors, pre, post, method, intercept=False):
     pre_cols = list(pre)
+    if intercept:
+        # demeaned synthetic control: match each unit's deviations from its own pre-period
+        # mean, so a level difference does not count as a misfit
+        Y = Y.sub(Y[pre_cols].mean(axis=1), axis=0)
     target = Y.loc[unit, pre_cols].to_numpy(float)
     D = Y.loc[donors, pre_cols].to_numpy(float)
     if X is not None:
@@ -308,6 +340,7 @@ def synthetic_control(
     covariate_weight: float = 1.0,
     rmspe_filter: float = 5.0,
     method: str = "slsqp",
+    intercept: bool = False,
 ) -> SyntheticControlResult:
     """Synthetic control of ``treated`` from the other rows of ``series``, with placebos.
 
@@ -328,6 +361,11 @@ def synthetic_control(
         of ``p_value_filtered``.
     method : {"slsqp", "nnls"}
         Weight solver (see :func:`fit_weights`).
+    intercept : bool
+        Demeaned synthetic control: every unit's series is taken relative to its own
+        pre-period mean before fitting, so an authority whose level lies outside the others'
+        range (e.g. the lowest attendance) can still be tracked; the gap is then a change
+        relative to the pre-period difference.
 
     Raises
     ------
@@ -365,7 +403,9 @@ def synthetic_control(
     donors = [u for u in units if u != treated]
     if len(donors) < 2:
         raise ImpactError(f"only {len(donors)} donor(s) have complete data; need at least 2.")
-    w, synth, gap = _fit_one(Y, X, treated, donors, pre, post, method)
+    w, synth, gap = _fit_one(Y, X, treated, donors, pre, post, method, intercept)
+    if intercept:
+        synth = synth + Y.loc[treated, pre].mean()
     weights = pd.Series(w, index=donors, name="weight").sort_values(ascending=False)
     path = pd.DataFrame(
         {
@@ -381,7 +421,7 @@ def synthetic_control(
             g = gap
         else:
             pool = [d for d in donors if d != unit]
-            _, _, g = _fit_one(Y, X, unit, pool, pre, post, method)
+            _, _, g = _fit_one(Y, X, unit, pool, pre, post, method, intercept)
         pr, po = _rmspe(g[pre]), _rmspe(g[post])
         rows.append(
             {
@@ -399,6 +439,9 @@ def synthetic_control(
     p_value = float((placebos["ratio"] >= tr["ratio"] - 1e-12).mean())
     keep = placebos["pre_rmspe"] <= rmspe_filter * max(tr["pre_rmspe"], 1e-12)
     p_filt = float((placebos.loc[keep, "ratio"] >= tr["ratio"] - 1e-12).mean())
+    p_eff = float((placebos["effect"].abs() >= abs(tr["effect"]) - 1e-12).mean())
+    scale = max(float(np.nanstd(Y[pre].to_numpy())), 1e-9)
+    n_exact = int((placebos.loc[~placebos["treated"], "pre_rmspe"] < 1e-6 * scale).sum())
     return SyntheticControlResult(
         treated=treated,
         outcome=series.attrs.get("outcome", "rate"),
@@ -415,4 +458,61 @@ def synthetic_control(
         p_value=p_value,
         p_value_filtered=p_filt,
         rmspe_filter=rmspe_filter,
+        p_value_effect=p_eff,
+        n_exact_placebos=n_exact,
+        intercept=intercept,
+    )
+
+
+def authority_synthetic_control(
+    stats: pd.DataFrame,
+    authority: str,
+    *,
+    outcome: str = "attendance_rate",
+    pre_period_end: int = 2021,
+    covariates: Sequence[str] = ("simd_q1_share", "fsm_pct"),
+    covariate_year: int | None = None,
+    covariate_weight: float = 1.0,
+    years: Sequence[int] | None = None,
+    intercept: bool = True,
+) -> SyntheticControlResult:
+    """Synthetic control of an authority's rate from the school statistics, with placebos.
+
+    The years used are those in which ``outcome`` is newly published (detected with
+    :func:`nlc_eval.comparators.published_years`, unless ``years`` is given); years up to
+    ``pre_period_end`` form the fit period and later ones the evaluation period. Authority
+    covariates are roll-weighted means of the school values in ``covariate_year`` (default:
+    the first fit year), matched alongside the pre-period outcome. By default the demeaned
+    variant is fitted (``intercept=True``, see :func:`synthetic_control`), as an authority at
+    the edge of the range (e.g. the lowest attendance) cannot be matched in level.
+
+    Raises
+    ------
+    ImpactError
+        If either period has no published year.
+    """
+    from nlc_eval.comparators import harmonise_authorities, published_years, resolve_authority
+
+    stats = harmonise_authorities(stats)
+    name = resolve_authority(stats, authority)
+    use = list(years) if years is not None else published_years(stats, outcome)
+    pre = [y for y in use if y <= pre_period_end]
+    post = [y for y in use if y > pre_period_end]
+    if not pre or not post:
+        raise ImpactError(
+            f"{outcome} is published in {use}: with pre_period_end={pre_period_end} the "
+            f"{'fit' if not pre else 'evaluation'} period is empty. Choose pre_period_end "
+            "between the first and last published year."
+        )
+    series = authority_series(stats, outcome, years=use)
+    series.attrs["outcome"] = outcome
+    X = None
+    if covariates:
+        cy = pre[0] if covariate_year is None else covariate_year
+        X = pd.concat(
+            {c: authority_series(stats, c, years=[cy])[cy] for c in covariates}, axis=1
+        )
+    return synthetic_control(
+        series, name, pre_years=pre, post_years=post, covariates=X,
+        covariate_weight=covariate_weight, intercept=intercept,
     )

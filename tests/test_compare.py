@@ -420,3 +420,14 @@ def test_real_data_synthetic_control(official_dir):
     assert res.weights.sum() == pytest.approx(1.0) and (res.weights >= 0).all()
     assert "North Lanarkshire" not in res.weights.index
     assert 1 / 32 <= res.p_value <= 1
+
+
+def test_demeaned_synthetic_control_handles_level_outside_donor_range():
+    Y, pre, post = _la_series(effect=-1.0, seed=21)
+    Y.loc["Treated"] -= 4.0  # far below every donor: no convex combination reaches it
+    plain = synthetic_control(Y, "Treated", pre_years=pre, post_years=post)
+    demeaned = synthetic_control(Y, "Treated", pre_years=pre, post_years=post, intercept=True)
+    assert abs(plain.effect - (-1.0)) > 1.5  # the level misfit swamps the effect
+    assert demeaned.effect == pytest.approx(-1.0, abs=0.3)
+    assert demeaned.path.loc[pre, "synthetic"].mean() == pytest.approx(
+        Y.loc["Treated", pre].mean())

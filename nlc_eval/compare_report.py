@@ -1,0 +1,251 @@
+"""Tables, plain-English text and a JSON summary of an authority comparison.
+
+These helpers keep ``notebooks/authority_comparison.ipynb`` thin: the notebook calls them and
+shows what they return. Every table that holds a count of pupils passes
+:func:`nlc_eval.disclosure.suppress` here, before it is shown.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from nlc_eval.compare import OUTCOMES, AuthorityComparison, DidResult, higher_is_better
+from nlc_eval.errors import ImpactError
+
+LIMITS = (
+    "**What this can and cannot show.** These comparisons are observational: a difference "
+    "from schools like ours elsewhere describes where the authority stands, it does not show "
+    "what caused it, and other authorities made their own changes over the same years. They "
+    "are school-level: each school counts once whatever its size, and nothing here is about "
+    "individual pupils. Schools' pupils change from year to year (composition changes), so a "
+    "moving gap can reflect who attends as well as what schools do. Comparators are chosen on "
+    "context in {baseline} (size, deprivation, free school meals, staffing), not on every "
+    "influence on attendance or attainment. Attendance is not collected every year; years "
+    "without new figures are left out, never filled in. The synthetic control rests on "
+    "{n_pre} pre-period year(s), so its fit is a rough guide, and its placebo p-value can be "
+    "no smaller than 1 in {n_units}."
+)
+
+
+def overview(cmp: AuthorityComparison, stats: pd.DataFrame) -> pd.DataFrame:
+    """Schools of the authority by sector: in the baseline census, compared, not compared,
+    and their baseline pupils (suppressed with :func:`nlc_eval.disclosure.suppress`)."""
+    from nlc_eval.disclosure import suppress
+
+    base = stats.loc[
+        (stats["year"] == cmp.baseline_year) & (stats["local_authority"] == cmp.authority),
+        ["seed_code", "sector", "roll"],
+    ].astype({"seed_code": str})
+    compared = cmp.comparators[["seed_code", "sector"]].drop_duplicates()
+    compared = compared.assign(compared=1)
+    base = base.merge(compared, on=["seed_code", "sector"], how="left")
+    table = base.groupby("sector").agg(
+        schools=("seed_code", "size"),
+        compared=("compared", "sum"),
+        pupils=("roll", "sum"),
+    )
+    later = cmp.unmatched["reason"].str.startswith("not in the").groupby(
+        cmp.unmatched["sector"]).sum()
+    table["not_compared"] = table["schools"] - table["compared"]
+    table["opened_after_baseline"] = later.reindex(table.index).fillna(0)
+    table = table.astype("int64")
+    table.index = table.index.astype(str)
+    out = suppress(table, count_columns=["pupils"], margins="row")
+    return out
+
+
+def comparator_sources(cmp: AuthorityComparison) -> pd.DataFrame:
+    """Where the comparator schools are: authority, links and share of comparator weight."""
+    c = cmp.comparators
+    n_schools = c[["seed_code", "sector"]].drop_duplicates().shape[0]
+    t = c.groupby("comparator_authority").agg(
+        comparator_schools=("comparator_seed_code", "nunique"),
+        links=("comparator_seed_code", "size"),
+        weight=("weight", "sum"),
+    )
+    t["share_of_weight"] = t["weight"] / max(n_schools, 1)
+    return t.drop(columns="weight").sort_values("share_of_weight", ascending=False)
+
+
+def _nearest(years: Sequence[int], target: int, *, after: bool) -> int | None:
+    ok = [y for y in years if (y >= target if after else y <= target)]
+    if not ok:
+        return None
+    return min(ok) if after else max(ok)
+
+
+def did_table(
+    cmp: AuthorityComparison, baseline_year: int, followup_year: int, *, level: float = 0.95
+) -> tuple[pd.DataFrame, dict[str, DidResult]]:
+    """Comparative DiD for every outcome, between the published years nearest the request.
+
+    For an outcome not published in ``baseline_year`` the first published year after it is
+    used, and for the follow-up the last published year up to ``followup_year``; the ``note``
+    column says so. Outcomes published in fewer than two such years get a row with the
+    reason and no estimate.
+
+    Returns
+    -------
+    table : DataFrame
+        ``outcome, baseline, followup, estimate, ci_low, ci_high, p_value, n_schools,
+        n_dropped, better_is, note``.
+    results : dict
+        Outcome -> :class:`nlc_eval.compare.DidResult`.
+    """
+    rows, results = [], {}
+    for outcome in cmp.outcomes:
+        years = cmp.years(outcome)
+        b = _nearest(years, baseline_year, after=True)
+        f = _nearest(years, followup_year, after=False)
+        row = {"outcome": outcome, "baseline": b, "followup": f, "estimate": np.nan,
+               "ci_low": np.nan, "ci_high": np.nan, "p_value": np.nan, "n_schools": 0,
+               "n_dropped": 0, "better_is": "higher" if higher_is_better(outcome) else "lower",
+               "note": ""}
+        if b is None or f is None or b >= f:
+            row["note"] = f"published only in {years}: no change can be estimated"
+            rows.append(row)
+            continue
+        notes = []
+        if b != baseline_year:
+            notes.append(f"baseline {b} (not published in {baseline_year})")
+        if f != followup_year:
+            notes.append(f"follow-up {f} (not published in {followup_year})")
+        try:
+            res = cmp.did(outcome, b, f, level=level)
+        except ImpactError as err:
+            row["note"] = str(err)
+            rows.append(row)
+            continue
+        results[outcome] = res
+        row.update(estimate=res.estimate, ci_low=res.ci_low, ci_high=res.ci_high,
+                   p_value=res.p_value, n_schools=res.n_schools, n_dropped=res.n_dropped,
+                   note="; ".join(notes))
+        rows.append(row)
+    return pd.DataFrame(rows), results
+
+
+def _label(outcome: str) -> str:
+    return OUTCOMES.get(outcome, outcome.replace("_", " "))
+
+
+def gap_sentence(row: pd.Series, authority: str) -> str:
+    """One sentence about one outcome-year row of :meth:`AuthorityComparison.gap`."""
+    label = _label(row["outcome"])
+    est, lo, hi = row["estimate"], row["ci_low"], row["ci_high"]
+    if not np.isfinite(est):
+        return f"In {row['year']} the {label} gap could not be estimated."
+    side = "above" if est > 0 else "below"
+    better = (est > 0) == higher_is_better(row["outcome"])
+    if np.isfinite(lo) and lo <= 0 <= hi:
+        verdict = "within the range expected by chance"
+    else:
+        verdict = "better than" if better else "worse than"
+        verdict = f"{verdict} schools like them elsewhere"
+    return (
+        f"In {row['year']}, {authority}'s {row['n_schools']} schools were on average "
+        f"{abs(est):.2f} points {side} their virtual comparators on {label} "
+        f"(95% interval {lo:+.2f} to {hi:+.2f}): {verdict}."
+    )
+
+
+def narrative(
+    cmp: AuthorityComparison,
+    gaps: pd.DataFrame,
+    dids: dict[str, DidResult],
+    sc=None,
+) -> str:
+    """Markdown summary: latest gap per outcome, the change over time, synthetic control,
+    and the limits of the evidence."""
+    parts = [
+        f"### {cmp.authority} compared with similar schools elsewhere\n",
+        f"Each school was matched, on its {cmp.baseline_year} context, with the {cmp.k} most "
+        "similar schools of the same sector in other Scottish authorities; its *virtual "
+        "comparator* is their weighted average.",
+    ]
+    pooled = gaps.loc[gaps["sector"] == "all"] if "sector" in gaps else gaps
+    latest = pooled.sort_values("year").groupby("outcome").tail(1)
+    for _, row in latest.iterrows():
+        parts.append("- " + gap_sentence(row, cmp.authority))
+    if dids:
+        parts.append("\n**Change over time.**")
+        for res in dids.values():
+            parts.append("- " + res.sentence())
+    if sc is not None:
+        parts.append("\n**Authority-wide attendance (synthetic control).** " + sc.sentence())
+    n_pre = len(sc.pre_years) if sc is not None else 0
+    n_units = sc.n_units if sc is not None else 0
+    parts.append("\n" + LIMITS.format(baseline=cmp.baseline_year, n_pre=n_pre, n_units=n_units))
+    if len(cmp.unmatched):
+        parts.append(
+            f"\n{len(cmp.unmatched)} school(s) of the authority have no virtual comparator "
+            "and are listed in the table of schools not compared."
+        )
+    return "\n".join(parts)
+
+
+def _clean(value):
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating | float):
+        return None if not math.isfinite(float(value)) else float(value)
+    if value is pd.NA:
+        return None
+    return value
+
+
+def key_results(
+    cmp: AuthorityComparison,
+    gaps: pd.DataFrame,
+    did: pd.DataFrame,
+    sc=None,
+    *,
+    parameters: dict | None = None,
+) -> dict:
+    """JSON-ready dict of the key results (no pupil counts, no identifiers of pupils)."""
+    out = {
+        "authority": cmp.authority,
+        "baseline_year": cmp.baseline_year,
+        "k": cmp.k,
+        "parameters": parameters or {},
+        "schools_compared": int(cmp.comparators[["seed_code", "sector"]].drop_duplicates()
+                                .shape[0]),
+        "schools_not_compared": int(len(cmp.unmatched)),
+        "published_years": {o: cmp.years(o) for o in cmp.outcomes},
+        "gaps": gaps.to_dict(orient="records"),
+        "did": did.to_dict(orient="records"),
+    }
+    if sc is not None:
+        lo, hi = sc.placebo_interval()
+        out["synthetic_control"] = {
+            "outcome": sc.outcome,
+            "pre_years": sc.pre_years,
+            "post_years": sc.post_years,
+            "effect": sc.effect,
+            "placebo_range_90": [lo, hi],
+            "p_value": sc.p_value,
+            "p_value_filtered": sc.p_value_filtered,
+            "pre_rmspe": sc.pre_rmspe,
+            "n_units": sc.n_units,
+            "weights": sc.weights[sc.weights > 0.005].round(4).to_dict(),
+        }
+    return _clean(out)
+
+
+def write_json(results: dict, path: str | Path) -> Path | None:
+    """Write ``results`` to ``path`` (nothing when path is empty); returns the path."""
+    if not path:
+        return None
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(json.dumps(_clean(results), indent=2))
+    return p
