@@ -1,0 +1,512 @@
+"""Family groups: shared, size-bounded groups of similar schools.
+
+:class:`FamilyFormer` partitions a feature matrix into families whose sizes always lie within
+``[size_min, size_max]``, minimising the within-family sum of squares (SS), optionally with
+cannot-link groups (e.g. keep schools of the same cluster apart so families look outwards),
+must-link pairs and a warm start from last year's families that trades a little SS for much
+less churn. :func:`form_families` is the school-table front end (one partition per sector)
+returning a :class:`~nlc_eval._family_result.FamilyResult`.
+
+The engine (:mod:`nlc_eval._family_solver`) alternates a size-feasible assignment, solved
+exactly as a transportation linear programme on a sparse graph of each school's nearest
+family centres, with centre updates, then runs an exact-gain local search of single moves
+and pairwise swaps; the best of ``n_init`` starts is kept.
+
+Examples
+--------
+>>> import numpy as np
+>>> X = np.random.default_rng(0).normal(size=(40, 2))
+>>> ff = FamilyFormer(size_min=6, size_max=10, random_state=0).fit(X)
+>>> sizes = np.bincount(ff.labels_)
+>>> bool(sizes.min() >= 6 and sizes.max() <= 10), ff.n_families_
+(True, 5)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from nlc_eval import _family_solver as solver
+from nlc_eval._family_result import FamilyResult, GroupFit
+from nlc_eval.errors import ConstraintError, DataError
+from nlc_eval.similarity import FeatureSpec, _check_schools, feature_matrix
+
+__all__ = ["FamilyFormer", "form_families", "feasible_counts", "FamilyResult",
+           "SECTOR_SIZES"]
+
+#: The authority's practice: primaries in families of 6-10, secondaries in trios and quads.
+SECTOR_SIZES = {"primary": (6, 10), "secondary": (3, 4), "special": (3, 7)}
+
+
+def feasible_counts(n: int, size_min: int, size_max: int) -> range:
+    """Numbers of families into which ``n`` schools can be split with sizes in bounds.
+
+    >>> feasible_counts(20, 6, 10)
+    range(2, 4)
+    """
+    return range(math.ceil(n / size_max), n // size_min + 1)
+
+
+def _sizes_message(n: int, size_min: int, size_max: int, k: int | None) -> str:
+    """Say which family counts, or which bounds, would work for ``n`` schools."""
+    ks = feasible_counts(n, size_min, size_max)
+    if len(ks):
+        counts = f"{ks.start}" if len(ks) == 1 else f"{ks.start} to {ks.stop - 1}"
+        return (f"{n} schools can form {counts} families of {size_min}-{size_max}"
+                + (f", not {k}." if k is not None else "."))
+    hints = []
+    if n >= size_min:
+        hints.append(f"size_max >= {math.ceil(n / (n // size_min))} (keeping size_min "
+                     f"{size_min})")
+    lo = n // math.ceil(n / size_max)
+    if lo >= 1:
+        hints.append(f"size_min <= {lo} (keeping size_max {size_max})")
+    return (f"{n} schools cannot be split into families of {size_min}-{size_max} (k families "
+            f"hold between k*{size_min} and k*{size_max} schools, and no whole k fits). "
+            f"Possible with {' or '.join(hints)}.")
+
+
+class FamilyFormer:
+    """Size-bounded clustering (scikit-learn style).
+
+    Parameters
+    ----------
+    n_families : int, optional
+        Number of families; default ``round(n / mid-size)`` clipped to the feasible range.
+    size_min, size_max : int
+        Hard bounds on family sizes (in schools).
+    n_init : int
+        Independent starts; the best objective is kept.
+    random_state : int, optional
+        Seed; the same seed and data give the same families.
+    stability : float
+        With ``previous`` in :meth:`fit`: the penalty for each school that leaves its
+        previous family, in units of the previous partition's average within-family
+        squared distance per school. 0 ignores the previous families except as a start.
+    max_iter : int
+        Maximum assignment/centre-update alternations per start.
+
+    Attributes
+    ----------
+    labels_ : ndarray of int
+        Family index (0..k-1) of each row.
+    cluster_centers_ : ndarray (k, d)
+        Family centres.
+    inertia_ : float
+        Within-family sum of squares.
+    n_families_ : int
+    churn_ : int or None
+        Rows whose family differs from ``previous`` (None without ``previous``).
+    previous_families_ : list
+        Previous family ids kept as families 0..len-1 (warm start only).
+    """
+
+    def __init__(self, n_families: int | None = None, size_min: int = 6, size_max: int = 10,
+                 n_init: int = 10, random_state: int | None = None, stability: float = 1.0,
+                 max_iter: int = 30) -> None:
+        self.n_families = n_families
+        self.size_min = size_min
+        self.size_max = size_max
+        self.n_init = n_init
+        self.random_state = random_state
+        self.stability = stability
+        self.max_iter = max_iter
+
+    # ------------------------------------------------------------------ checks
+    def _check_params(self, n: int) -> int:
+        L, U = self.size_min, self.size_max
+        for name, v in (("size_min", L), ("size_max", U), ("n_init", self.n_init)):
+            if not isinstance(v, (int, np.integer)) or v < 1:
+                raise ConstraintError(f"{name} must be a whole number of at least 1 (got {v!r}).")
+        if L > U:
+            raise ConstraintError(f"size_min ({L}) is larger than size_max ({U}).")
+        if self.stability < 0:
+            raise ConstraintError(f"stability must be 0 or more (got {self.stability}).")
+        ks = feasible_counts(n, L, U)
+        if self.n_families is None:
+            if not len(ks):
+                raise ConstraintError(_sizes_message(n, L, U, None))
+            return int(min(max(round(n / ((L + U) / 2)), ks.start), ks.stop - 1))
+        k = self.n_families
+        if not isinstance(k, (int, np.integer)) or k < 1:
+            raise ConstraintError(f"n_families must be a whole number of at least 1 (got {k!r}).")
+        if k not in ks:
+            raise ConstraintError(_sizes_message(n, L, U, int(k)))
+        return int(k)
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X, y=None, *, cannot_link=None, must_link: Iterable[tuple[int, int]] = (),
+            previous=None) -> FamilyFormer:
+        """Form families.
+
+        Parameters
+        ----------
+        X : array-like (n, d)
+            Standardised features.
+        y : ignored
+        cannot_link : array-like (n,), optional
+            Group label of each row (None/NaN = none); at most one row of a group per family.
+        must_link : iterable of (i, j)
+            Row pairs that must share a family.
+        previous : array-like (n,), optional
+            Previous family id of each row (None/NaN = new row): warm start and churn penalty.
+        """
+        X = np.asarray(X, dtype=float)
+        if X.ndim != 2 or X.shape[0] == 0:
+            raise ConstraintError(f"X must be a non-empty 2-D array (got shape {X.shape}).")
+        if not np.all(np.isfinite(X)):
+            raise ConstraintError("X contains missing or infinite values; impute them first.")
+        n = X.shape[0]
+        k = self._check_params(n)
+        comp = _components(n, must_link)
+        P, row_sp = self._problem(X, k, comp, cannot_link, previous)
+        init = None
+        if previous is not None:
+            init = P.prev.copy()
+        try:
+            if P.k == 1:
+                sp_labels = np.zeros(P.m, dtype=np.int64)
+            else:
+                sp_labels, _ = solver.solve(P, self.n_init, self.random_state, init_labels=init,
+                                            max_iter=self.max_iter)
+        except solver.InfeasibleAssignment:
+            raise ConstraintError(self._why_infeasible(P, n)) from None
+        self.problem_ = P
+        self.super_of_ = row_sp
+        self.super_labels_ = sp_labels
+        self.labels_ = sp_labels[row_sp]
+        self.n_families_ = k
+        self.cluster_centers_ = np.vstack([X[self.labels_ == j].mean(axis=0) for j in range(k)])
+        d = X - self.cluster_centers_[self.labels_]
+        self.inertia_ = float(np.sum(d * d))
+        self.churn_ = None
+        if previous is not None:
+            prev_rows = P.prev[row_sp]
+            known = np.asarray([not _missing(v) for v in previous])
+            same = (prev_rows >= 0) & (self.labels_ == prev_rows)
+            self.churn_ = int(np.sum(known & ~same))
+        return self
+
+    def fit_predict(self, X, y=None, **kwargs) -> np.ndarray:
+        """Fit and return ``labels_``."""
+        return self.fit(X, y, **kwargs).labels_
+
+    def _problem(self, X, k, comp, cannot_link, previous):
+        n = X.shape[0]
+        n_sp = int(comp.max()) + 1
+        w = np.bincount(comp, minlength=n_sp)
+        S = np.zeros((n_sp, X.shape[1]))
+        np.add.at(S, comp, X)
+        Xs = S / w[:, None]
+        if w.max() > self.size_max:
+            big = int(np.argmax(w))
+            rows = np.flatnonzero(comp == big)[:8].tolist()
+            raise ConstraintError(
+                f"must-link pairs chain {w.max()} rows together (rows {rows} ...), more than "
+                f"size_max={self.size_max}; remove some pairs or raise size_max.")
+        groups = np.zeros((n_sp, 0), dtype=np.int64)
+        n_groups = 0
+        if cannot_link is not None:
+            cl = list(cannot_link)
+            if len(cl) != n:
+                raise ConstraintError(f"cannot_link has {len(cl)} entries for {n} rows.")
+            codes: dict[Hashable, int] = {}
+            per_sp: list[list[int]] = [[] for _ in range(n_sp)]
+            for i, g in enumerate(cl):
+                if _missing(g):
+                    continue
+                gi = codes.setdefault(g, len(codes))
+                if gi in per_sp[comp[i]]:
+                    raise ConstraintError(
+                        f"must-link joins rows of the same cannot-link group {g!r} (row {i}); "
+                        "a family cannot both keep them together and apart.")
+                per_sp[comp[i]].append(gi)
+            n_groups = len(codes)
+            width = max((len(p) for p in per_sp), default=0)
+            groups = np.full((n_sp, width), -1, dtype=np.int64)
+            for s, p in enumerate(per_sp):
+                groups[s, : len(p)] = p
+            if n_groups:
+                gsize = np.bincount(groups[groups >= 0], minlength=n_groups)
+                worst = int(np.argmax(gsize))
+                if gsize[worst] > k:
+                    name = [g for g, c in codes.items() if c == worst][0]
+                    raise ConstraintError(
+                        f"cannot-link group {name!r} has {gsize[worst]} members but there are "
+                        f"only {k} families, so two of them would have to share one; use more "
+                        "families (smaller size_max) or drop the constraint.")
+        prev = np.full(n_sp, -1, dtype=np.int64)
+        penalty = 0.0
+        self.previous_families_ = []
+        if previous is not None:
+            pv = list(previous)
+            if len(pv) != n:
+                raise ConstraintError(f"previous has {len(pv)} entries for {n} rows.")
+            ser = pd.Series([None if _missing(v) else v for v in pv], dtype=object)
+            sizes = ser.dropna().value_counts()
+            kept = sorted(sizes.index, key=lambda f: (-sizes[f], str(f)))[:k]
+            index = {f: j for j, f in enumerate(kept)}
+            self.previous_families_ = kept
+            for i, v in enumerate(ser):
+                if v is not None and v in index:
+                    # a super-point follows the previous family of its first member
+                    if prev[comp[i]] < 0:
+                        prev[comp[i]] = index[v]
+            penalty = self.stability * _per_school_spread(X, ser, kept)
+        P = solver.Problem(X=Xs, w=w, groups=groups, n_groups=n_groups, k=k,
+                           size_min=self.size_min, size_max=self.size_max, prev=prev,
+                           penalty=penalty)
+        return P, comp
+
+    def _why_infeasible(self, P: solver.Problem, n: int) -> str:
+        parts = [f"no partition of {n} rows into {P.k} families of {P.size_min}-{P.size_max}"]
+        if P.n_groups:
+            parts.append("keeps every cannot-link group apart")
+        if np.any(P.w > 1):
+            parts.append(f"keeps the must-link groups (sizes {sorted(set(P.w[P.w > 1]))}) "
+                         "together")
+        return (" and ".join(parts) + ". " + _sizes_message(n, P.size_min, P.size_max, None)
+                + " Loosen the size bounds, change the number of families or drop a constraint.")
+
+
+def _missing(v) -> bool:
+    if v is None:
+        return True
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def _per_school_spread(X: np.ndarray, prev: pd.Series, kept: list) -> float:
+    """Average squared distance of a school to its previous family's centre."""
+    total, count = 0.0, 0
+    for f in kept:
+        rows = np.flatnonzero((prev == f).to_numpy())
+        if rows.size:
+            d = X[rows] - X[rows].mean(axis=0)
+            total += float(np.sum(d * d))
+            count += rows.size
+    if count and total > 0:
+        return total / count
+    return float(np.mean(np.sum((X - X.mean(axis=0)) ** 2, axis=1))) / 10 or 1.0
+
+
+def _components(n: int, pairs: Iterable[tuple[int, int]]) -> np.ndarray:
+    """Connected components of the must-link graph, numbered by first row."""
+    parent = list(range(n))
+
+    def find(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for pair in pairs or ():
+        i, j = (int(v) for v in pair)
+        if not (0 <= i < n and 0 <= j < n):
+            raise ConstraintError(f"must-link pair {pair!r} refers to a row outside 0..{n - 1}.")
+        ri, rj = find(i), find(j)
+        if ri != rj:
+            parent[max(ri, rj)] = min(ri, rj)
+    roots = np.array([find(i) for i in range(n)])
+    _, comp = np.unique(roots, return_inverse=True)
+    return comp.astype(np.int64)
+
+
+# ---------------------------------------------------------------------------
+# school-table front end
+# ---------------------------------------------------------------------------
+
+_PREFIX = {"primary": "P", "secondary": "S", "special": "X"}
+
+
+def _sizes_for(size, group: str) -> tuple[int, int]:
+    if isinstance(size, Mapping):
+        if group not in size:
+            raise ConstraintError(f"no size bounds given for {group!r} (size has "
+                                  f"{sorted(size)}); add e.g. size[{group!r}] = (6, 10).")
+        size = size[group]
+    try:
+        lo, hi = (int(v) for v in size)
+    except (TypeError, ValueError):
+        raise ConstraintError(f"size must be a pair (min, max), got {size!r}.") from None
+    return lo, hi
+
+
+def _cannot_link_values(schools: pd.DataFrame, cannot_link) -> pd.Series | None:
+    if cannot_link is None:
+        return None
+    if isinstance(cannot_link, str):
+        if cannot_link not in schools.columns:
+            raise DataError("the cannot-link column is missing.", table="schools",
+                            column=cannot_link,
+                            fix="add the cluster of each school, e.g. merge "
+                            "nlc_eval.data.clusters.approximate_clusters(schools, locations) "
+                            "on seed_code and sector.")
+        return schools[cannot_link]
+    s = pd.Series(cannot_link)
+    if s.index.equals(schools.index):
+        return s
+    codes = schools["seed_code"].astype(str)
+    s.index = s.index.astype(str)
+    if s.index.duplicated().any():
+        raise DataError("cannot_link has a seed code more than once.", table="cannot_link",
+                        fix="give one group per seed code, or a column name.")
+    return pd.Series(codes.map(s).to_numpy(), index=schools.index)
+
+
+def _previous_values(schools: pd.DataFrame, previous) -> pd.Series | None:
+    if previous is None:
+        return None
+    if isinstance(previous, FamilyResult):
+        previous = previous.members[["seed_code", "sector", "family"]]
+    if isinstance(previous, pd.DataFrame):
+        if not {"seed_code", "family"} <= set(previous.columns):
+            raise DataError("previous needs columns seed_code and family.", table="previous",
+                            fix="pass last year's FamilyResult, its .members, or a Series "
+                            "seed_code -> family.")
+        on = ["seed_code", "sector"] if "sector" in previous.columns else ["seed_code"]
+        left = schools[on].astype(str).reset_index()
+        right = previous[[*on, "family"]].astype({c: str for c in on})
+        if right.duplicated(on).any():
+            raise DataError("previous has a school more than once.", table="previous",
+                            column="seed_code", fix="keep one row per seed code and sector.")
+        merged = left.merge(right, on=on, how="left").set_index("index")
+        return merged["family"].reindex(schools.index)
+    s = pd.Series(previous)
+    s.index = s.index.astype(str)
+    if s.index.duplicated().any():
+        raise DataError("previous has a seed code more than once.", table="previous",
+                        fix="pass a DataFrame with seed_code, sector and family.")
+    return pd.Series(schools["seed_code"].astype(str).map(s).to_numpy(), index=schools.index)
+
+
+def form_families(
+    schools: pd.DataFrame,
+    size=(6, 10),
+    by: str | None = "sector",
+    features: FeatureSpec | Iterable[str] | None = None,
+    cannot_link=None,
+    must_link: Iterable[tuple[str, str]] = (),
+    previous=None,
+    random_state: int | None = 0,
+    *,
+    special: str = "separate",
+    n_families: int | Mapping[str, int] | None = None,
+    n_init: int = 10,
+    stability: float = 1.0,
+) -> FamilyResult:
+    """Form family groups of similar schools.
+
+    Parameters
+    ----------
+    schools : DataFrame
+        One census year, one row per (seed_code, sector), e.g. from
+        :func:`nlc_eval.data.official.load_school_statistics` filtered to an authority.
+    size : (min, max) or mapping
+        Family size bounds, or per-group bounds such as :data:`SECTOR_SIZES`.
+    by : str or None
+        Column whose groups are partitioned separately (default ``"sector"``).
+    features : FeatureSpec or list of extra feature names, optional
+        Similarity features (default size and SIMD profile; a list adds extras).
+    cannot_link : str or Series, optional
+        A column name (e.g. ``"cluster"``) or a Series (seed_code or row index -> group):
+        schools of the same group are kept in different families.
+    must_link : iterable of (seed_code, seed_code)
+        Pairs kept in the same family.
+    previous : FamilyResult, DataFrame (seed_code[, sector], family) or Series, optional
+        Last year's families: warm start plus a churn penalty (see ``stability``).
+    random_state : int, optional
+        Seed (the same seed gives the same families).
+    special : {"separate", "exclude"}
+        Special schools get families of their own (the default; bounds from ``size``) or are
+        excluded, listed in ``result.excluded`` with the reason.
+    n_families : int or mapping, optional
+        Number of families (per group); default chosen from the bounds.
+    n_init : int
+        Independent starts.
+    stability : float
+        Churn penalty per school, in units of the average within-family squared distance.
+
+    Returns
+    -------
+    FamilyResult
+
+    Raises
+    ------
+    DataError
+        Missing columns or duplicated schools.
+    ConstraintError
+        The bounds, counts or constraints cannot be met; the message says which sizes or
+        counts are possible.
+    """
+    _check_schools(schools)
+    if special not in ("separate", "exclude"):
+        raise ConstraintError(f"special must be 'separate' or 'exclude' (got {special!r}).")
+    if isinstance(features, FeatureSpec) or features is None:
+        spec = features or FeatureSpec()
+    else:
+        spec = FeatureSpec(extras=tuple(features))
+    if by is not None and by not in schools.columns:
+        raise DataError("the grouping column is missing.", table="schools", column=by,
+                        fix="pass by=None or a column of the table.")
+    sector = schools["sector"].astype(str).str.lower()
+    excluded = []
+    work = schools
+    if special == "exclude":
+        is_sp = sector == "special"
+        for idx in schools.index[is_sp.to_numpy()]:
+            excluded.append({"seed_code": str(schools.loc[idx, "seed_code"]),
+                             "school_name": schools.loc[idx].get("school_name", ""),
+                             "sector": "special",
+                             "reason": "special school excluded (special='exclude'): serves "
+                             "pupils from across the authority, not comparable on size and "
+                             "SIMD with mainstream schools"})
+        work = schools[~is_sp]
+    group_of = work[by].astype(str) if by is not None else pd.Series("all", index=work.index)
+    if by is not None and work[by].isna().any():
+        idx = work.index[work[by].isna().to_numpy()][0]
+        raise DataError("missing value in the grouping column.", table="schools", column=by,
+                        row=idx, fix="fill it or drop the school.")
+    cl_all = _cannot_link_values(work, cannot_link)
+    prev_all = _previous_values(work, previous)
+    pairs = [(str(a), str(b)) for a, b in must_link]
+    fits: dict[str, GroupFit] = {}
+    rng = np.random.default_rng(random_state)
+    for g in sorted(group_of.unique()):
+        rows = work[group_of == g]
+        seeds = rows["seed_code"].astype(str)
+        pos = {s: i for i, s in enumerate(seeds)}
+        ml = []
+        for a, b in pairs:
+            if a in pos and b in pos:
+                ml.append((pos[a], pos[b]))
+            elif (a in pos) != (b in pos):
+                other = b if a in pos else a
+                if other in set(work["seed_code"].astype(str)):
+                    raise ConstraintError(
+                        f"must-link pair ({a}, {b}) spans two groups of {by!r}; families are "
+                        "formed separately per group.")
+        lo, hi = _sizes_for(size, g)
+        k = n_families.get(g) if isinstance(n_families, Mapping) else n_families
+        X = feature_matrix(rows, spec, table=f"schools ({by} = {g})" if by else "schools")
+        former = FamilyFormer(n_families=k, size_min=lo, size_max=hi, n_init=n_init,
+                              random_state=int(rng.integers(2**31 - 1)), stability=stability)
+        cl = None if cl_all is None else cl_all.loc[rows.index].tolist()
+        pv = None if prev_all is None else prev_all.loc[rows.index].tolist()
+        try:
+            former.fit(X.to_numpy(), cannot_link=cl, must_link=ml, previous=pv)
+        except ConstraintError as exc:
+            raise ConstraintError(f"{by or 'schools'} {g!r}: {exc}") from None
+        fits[g] = GroupFit(name=g, schools=rows, X=X, former=former,
+                           cannot_link=None if cl is None else pd.Series(cl, index=rows.index),
+                           previous=None if pv is None else pd.Series(pv, index=rows.index),
+                           prefix=_PREFIX.get(g, f"{g}-"))
+    return FamilyResult(fits, pd.DataFrame(
+        excluded, columns=["seed_code", "school_name", "sector", "reason"]),
+        spec=spec, random_state=random_state)
