@@ -332,7 +332,8 @@ def suppress(
         ``rate_col -> count_col``: hide the rate where that count is hidden; or
         ``rate_col -> (numerator, denominator)``: hide it where either is hidden or the
         denominator is below ``min_denominator``; ``numerator`` may be None for a statistic
-        (mean, median) of a group whose size is ``denominator``. Rates are blank in added
+        (mean, median) of a group whose size is ``denominator``: hidden only when the group
+        is smaller than ``min_denominator``. Rates are blank in added
         margin rows.
     zeros : {"show", "suppress"}, default "show"
         Whether zero counts are shown or hidden as primary cells.
@@ -471,12 +472,12 @@ def suppress(
         if isinstance(spec, tuple):
             num, den = spec
             mask = pd.Series(False, index=out.index)
-            if num is not None:
+            if num is not None:  # rate and numerator shown would give the denominator
                 mask |= _hidden_of(hidden_df, num, rate)
-            mask |= _hidden_of(hidden_df, den, rate)
-            size = pd.to_numeric(pd.Series(np.asarray(out[den], dtype=object),
-                                           index=out.index), errors="coerce")
-            mask |= size.fillna(0).to_numpy() < min_den
+                mask |= _hidden_of(hidden_df, den, rate)
+            else:
+                _hidden_of(hidden_df, den, rate)
+            mask |= counts[den].to_numpy() < min_den  # true group size, before hiding
         else:
             mask = _hidden_of(hidden_df, spec, rate)
         vals = pd.to_numeric(pd.Series(np.asarray(table[rate], dtype=object)),
