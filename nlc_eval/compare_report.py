@@ -189,6 +189,23 @@ def narrative(
     return "\n".join(parts)
 
 
+def headlines(
+    cmp: AuthorityComparison, gaps: pd.DataFrame, dids: dict[str, DidResult], sc=None
+) -> list[str]:
+    """The few plain-English findings shown on a report index: latest attendance gap, its
+    change over time and the synthetic-control result."""
+    out = []
+    pooled = gaps.loc[gaps["sector"] == "all"] if "sector" in gaps else gaps
+    att = pooled.loc[pooled["outcome"] == "attendance_rate"].sort_values("year")
+    if len(att):
+        out.append(gap_sentence(att.iloc[-1], cmp.authority))
+    if "attendance_rate" in dids:
+        out.append(dids["attendance_rate"].sentence())
+    if sc is not None:
+        out.append(sc.sentence())
+    return out
+
+
 def _clean(value):
     if isinstance(value, dict):
         return {str(k): _clean(v) for k, v in value.items()}
@@ -210,9 +227,13 @@ def key_results(
     sc=None,
     *,
     parameters: dict | None = None,
+    dids: dict[str, DidResult] | None = None,
 ) -> dict:
-    """JSON-ready dict of the key results (no pupil counts, no identifiers of pupils)."""
+    """JSON-ready dict of the key results (no pupil counts, no identifiers of pupils), with
+    ``title`` and ``headlines`` for the report index."""
     out = {
+        "title": f"{cmp.authority}: comparison with similar schools elsewhere in Scotland",
+        "headlines": headlines(cmp, gaps, dids or {}, sc),
         "authority": cmp.authority,
         "baseline_year": cmp.baseline_year,
         "k": cmp.k,
