@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from nlc_eval.reports._atomic import atomic_write_json
+from nlc_eval.reports.context import ReportContext, build_context, load_context, save_context
 from nlc_eval.reports.jobs import NOTEBOOK_DIR, NOTEBOOKS, ReportJob, notebook_path, slug
 from nlc_eval.reports.kernels import KernelSlot, KernelStartError
 from nlc_eval.reports.runner import BatchResult, JobOutcome, execute_job, run_jobs
@@ -47,6 +48,10 @@ __all__ = [
     "JobOutcome",
     "KernelSlot",
     "KernelStartError",
+    "ReportContext",
+    "build_context",
+    "load_context",
+    "save_context",
     "ReportJob",
     "execute_job",
     "notebook_path",

@@ -102,9 +102,23 @@ class ReportJob:
 
 @functools.lru_cache(maxsize=64)
 def _declared(notebook: str, mtime: float) -> tuple[str, ...]:
+    import nbformat
     import papermill
 
-    return tuple(papermill.inspect_notebook(notebook).keys())
+    names = tuple(papermill.inspect_notebook(notebook).keys())
+    nb = nbformat.read(notebook, as_version=4)
+    cells = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if cells:
+        lines = [ln for ln in cells[0].source.splitlines()
+                 if ln.strip() and not ln.lstrip().startswith("#")
+                 and not ln.startswith((" ", "\t"))]
+        if len(lines) != len(names):
+            missed = [ln for ln in lines if ln.split(":")[0].split("=")[0].strip() not in names]
+            raise ReportError(
+                f"notebook {Path(notebook).name}: papermill cannot read the parameter line(s) "
+                f"{missed}. Fix: one 'name: type = value  # comment' per line, with no ';' in "
+                "the comment.")
+    return names
 
 
 def declared_parameters(notebook: str | Path) -> tuple[str, ...]:

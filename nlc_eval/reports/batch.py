@@ -1,0 +1,178 @@
+"""``nlc-eval reports``: plan the reports of a batch, share the work, run, publish."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from nlc_eval.errors import ReportError
+from nlc_eval.reports import manifest
+from nlc_eval.reports.context import ReportContext, build_context, save_context
+from nlc_eval.reports.jobs import NOTEBOOK_DIR, NOTEBOOKS, ReportJob, declared_parameters, slug
+from nlc_eval.reports.runner import BatchResult, run_jobs
+
+#: Authority-wide reports: (report name, notebook kind, title).
+AUTHORITY_REPORTS = (
+    ("authority", "authority", "Authority overview"),
+    ("authority-families", "family_formation", "How the family groups were formed"),
+    ("authority-impact", "impact", "Impact of cluster supports: authority-wide evaluation"),
+    ("authority-comparison", "authority_comparison",
+     "Comparison with similar schools elsewhere in Scotland"),
+)
+
+
+def _short(kind: str, ident: str) -> str:
+    """``cluster`` + ``Cluster 07`` -> ``07``: the id without a repeated kind word."""
+    s = slug(ident)
+    return s[len(kind) + 1:] if s.startswith(f"{kind}-") and len(s) > len(kind) + 1 else s
+
+
+def report_name(kind: str, ident: str) -> str:
+    """File base name of a cluster or family report, e.g. ``cluster-07``."""
+    return f"{kind}-{_short(kind, ident)}"
+
+
+def resolve_ids(requested: Sequence[str] | str | None, valid: Sequence[str], what: str) -> list[str]:
+    """Turn ``"all"`` / a list of ids into valid ids, or raise a :class:`ReportError`.
+
+    An id matches exactly, case-insensitively, or by its short form (``07`` for
+    ``Cluster 07``).
+
+    Raises
+    ------
+    ReportError
+        Naming the unknown ids and listing every valid one.
+    """
+    if requested is None:
+        return []
+    if isinstance(requested, str):
+        requested = [requested]
+    requested = [str(r) for r in requested]
+    if not requested or [r.lower() for r in requested] == ["all"]:
+        return list(valid)
+    lookup: dict[str, str] = {}
+    for v in valid:
+        for key in (v, v.lower(), slug(v), _short(what, v)):
+            lookup.setdefault(key, v)
+    chosen, unknown = [], []
+    for r in requested:
+        match = lookup.get(r) or lookup.get(r.lower()) or lookup.get(slug(r))
+        if match is None:
+            unknown.append(r)
+        elif match not in chosen:
+            chosen.append(match)
+    if unknown:
+        listing = ", ".join(valid) if valid else f"none (no {what}s in this data)"
+        raise ReportError(f"unknown {what} id(s): {', '.join(unknown)}. "
+                          f"Valid {what} ids: {listing}.")
+    return chosen
+
+
+def plan_batch(ctx: ReportContext, *, clusters: Sequence[str] | str | None = "all",
+               families: Sequence[str] | str | None = "all", authority: bool = True,
+               context_dir: str = "", notebook_dir: str | Path | None = None,
+               common: dict[str, Any] | None = None) -> list[ReportJob]:
+    """The reports of a batch, with validated ids and the parameters each notebook declares.
+
+    Parameters
+    ----------
+    ctx : ReportContext
+        The shared context (cluster and family ids come from it).
+    clusters, families : ``"all"``, list of ids, or None
+        Which cluster and family reports to run (None or ``[]`` with no ``"all"``: none).
+    authority : bool
+        Run the authority-wide reports (the comparison with other authorities needs the
+        official files and its notebook).
+    context_dir : str
+        Folder of the pickled context, passed as the ``context`` parameter.
+    common : dict
+        Further parameters offered to every notebook (only those it declares are passed).
+    """
+    nb_dir = Path(notebook_dir or NOTEBOOK_DIR)
+    base = {"context": context_dir, "seed": ctx.seed, "data_dir": ctx.official_dir,
+            "extracts_dir": ctx.extracts_dir, **(common or {})}
+    cluster_ids = resolve_ids(clusters, ctx.clusters, "cluster")
+    family_ids = resolve_ids(families, ctx.family_ids, "family")
+    if families not in (None, [], "all", ["all"]) and ctx.families is None:
+        raise ReportError("family reports were asked for but no families were formed: "
+                          + "; ".join(ctx.notes))
+
+    def job(name: str, kind: str, ident: str, title: str, extra: dict[str, Any]) -> ReportJob:
+        notebook = nb_dir / NOTEBOOKS[kind]
+        if not notebook.is_file():
+            raise ReportError(f"the notebook for {kind} reports is missing: {notebook}.")
+        declared = declared_parameters(notebook)
+        required = {"cluster": "cluster", "family": "family"}.get(kind)
+        if required and required not in declared:
+            raise ReportError(f"notebook {notebook.name} does not declare the {required!r} "
+                              "parameter, so every report would show the same "
+                              f"{required}. Fix: declare it in the parameters cell.")
+        params = {k: v for k, v in {**base, **extra}.items()
+                  if k in declared and k != "output_json"}
+        report_kind = "authority" if kind not in ("cluster", "family") else kind
+        return ReportJob(name=name, notebook=str(notebook), parameters=params,
+                         kind=report_kind, ident=ident, title=title)
+
+    jobs: list[ReportJob] = []
+    if authority:
+        for name, kind, title in AUTHORITY_REPORTS:
+            if kind == "authority_comparison" and (
+                    ctx.source != "official" or not (nb_dir / NOTEBOOKS[kind]).is_file()):
+                continue
+            extra = {"authority": ctx.authority_name} if kind == "authority_comparison" else {}
+            jobs.append(job(name, kind, "", title, extra))
+    for c in cluster_ids:
+        jobs.append(job(report_name("cluster", c), "cluster", c, f"{c}", {"cluster": c}))
+    for f in family_ids:
+        jobs.append(job(report_name("family", f), "family", f, f"Family {f}",
+                        {"family": f, "year": ctx.year}))
+    return jobs
+
+
+def run_batch(*, clusters: Sequence[str] | str | None = "all",
+              families: Sequence[str] | str | None = "all", authority: bool = True,
+              data: str | os.PathLike | None = None, extracts: str | os.PathLike | None = None,
+              out: str | os.PathLike = "reports", n_jobs: int = 2, executor: Any = "local",
+              seed: int = 0, warm: bool = True, progress: bool = True,
+              context_dir: str | os.PathLike | None = None,
+              ctx: ReportContext | None = None) -> BatchResult:
+    """Run a report batch end to end (see ``nlc-eval reports --help``).
+
+    The shared context is built once, pickled to ``context_dir`` (default: a private
+    temporary folder, removed afterwards; with a multi-machine dask cluster give a folder
+    every worker can read), and every notebook loads it.
+
+    Raises
+    ------
+    ReportError
+        For an unknown cluster or family id (listing the valid ones) or a missing notebook;
+        failures of single reports are recorded in the result instead.
+    """
+    if ctx is None:
+        ctx = build_context(data, extracts, seed=seed,
+                            families=families not in (None, []))
+    own_dir = context_dir is None
+    cdir = Path(tempfile.mkdtemp(prefix="nlc-eval-context-")) if own_dir else Path(context_dir)
+    try:
+        jobs = plan_batch(ctx, clusters=clusters, families=families, authority=authority,
+                          context_dir=str(cdir))
+        if not jobs:
+            raise ReportError("nothing to run: choose --clusters, --families or --authority.")
+        save_context(ctx, cdir)
+        inputs = manifest.input_files(ctx.official_dir or None, ctx.extracts_dir or None)
+        params = {"clusters": clusters, "families": families, "authority": authority,
+                  "data": ctx.official_dir, "extracts": ctx.extracts_dir, "seed": seed,
+                  "source": ctx.source, "pupil_source": ctx.pupil_source,
+                  "session": ctx.year, "notes": ctx.notes}
+        subtitle = f"{ctx.authority_name} · {ctx.describe()}"
+        return run_jobs(jobs, out, n_jobs=n_jobs, executor=executor, warm=warm,
+                        progress=progress, inputs=inputs, batch_parameters=params,
+                        title=f"{ctx.authority_name}: cluster, family and authority reports",
+                        subtitle=subtitle)
+    finally:
+        if own_dir:
+            shutil.rmtree(cdir, ignore_errors=True)
