@@ -124,6 +124,18 @@ def test_fsm_stages_follow_the_editions(stats):
                    2023: "P6-S6", 2024: "P6-S6"}
 
 
+def test_attendance_sessions_match_repeated_figures(stats):
+    # the 2020 and 2022 editions repeat the previous edition's attendance: check the files
+    p = stats.pivot_table(index=["seed_code", "sector"], columns="year",
+                          values="attendance_rate", aggfunc="first")
+    for a, b in zip(YEARS[:-1], YEARS[1:], strict=True):
+        both = p[[a, b]].dropna()
+        same = (both[a] == both[b]).mean()
+        session = stats.groupby("year")["attendance_session"].first()
+        assert (same > 0.99) == (session[a] == session[b]), (a, b, same)
+    assert session.to_dict()[2024] == "2023/24"
+
+
 def test_text_is_cleaned(stats):
     names = stats["school_name"]
     assert not names.str.contains("&apos;").any()

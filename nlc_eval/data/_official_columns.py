@@ -205,11 +205,26 @@ OUTPUT_COLUMNS = [
     "fsm_stages", "fsm_universal_count", "fsm_universal_pct", "fsm_universal_stages",
     "fsm_local_initiative", *SIMD_CELLS, *SIMD_SHARES, *SIMD_IMPUTED, "simd_status",
     "simd_sum_mismatch", "attendance_rate", "authorised_absence_rate",
-    "unauthorised_absence_rate", "exclusion_absence_rate",
+    "unauthorised_absence_rate", "exclusion_absence_rate", "attendance_session",
     *[f"{b}_pct_{part}" for b in URBAN_BANDS for part in ("band", "low", "high")],
     "urban_rural_6fold", "urban_rural_8fold", "denomination", "n_suppressed",
     "suppressed_columns",
 ]
+
+#: School session the attendance and absence columns of each edition describe. Attendance
+#: was collected every two years until 2022/23, and the editions in between repeat the
+#: previous figures (2020 repeats 2019's, 2022 repeats 2021's; the tests check this
+#: against the files). Use this column to avoid counting a session twice.
+ATTENDANCE_SESSION = {2019: "2018/19", 2020: "2018/19", 2021: "2020/21", 2022: "2020/21",
+                      2023: "2022/23", 2024: "2023/24"}
+
+
+def attendance_session(year: int) -> str:
+    """Session of the attendance figures in the ``year`` edition (annual from 2022/23)."""
+    if year in ATTENDANCE_SESSION:
+        return ATTENDANCE_SESSION[year]
+    return f"{year - 1}/{year % 100:02d}"
+
 
 SECTORS = {"primary": "primary", "secondary": "secondary", "special": "special"}
 

@@ -53,6 +53,7 @@ def school_statistics_summary(source: str | os.PathLike,
             "simd_rows_sum_mismatch": info["simd_rows_sum_mismatch"],
             "simd_rows_not_collected": info["simd_rows_not_collected"],
             "fsm_stages": info["fsm_stages"],
+            "attendance_session": info["attendance_session"],
             "excluded": info["excluded"],
         })
     return rows
@@ -97,7 +98,8 @@ def data_check_report(source: str | os.PathLike, authority: str = AUTHORITY) -> 
             f"left suppressed in {r['simd_rows_infeasible']} infeasible rows; "
             f"{r['simd_rows_sum_mismatch']} rows published complete but not summing to the "
             f"roll (flagged); {r['simd_rows_not_collected']} rows not collected",
-            f"    FSM rate covers {r['fsm_stages']} (earlier stages universally entitled)",
+            f"    FSM rate covers {r['fsm_stages']} (earlier stages universally entitled); "
+            f"attendance figures describe session {r['attendance_session']}",
             f"    rows excluded: {_excluded(r['excluded'])}",
         ]
     lines.append("")

@@ -19,6 +19,10 @@ Conventions of the tidy tables
 - ``fsm_pct`` is the free-school-meal registration rate of the stages NOT universally
   entitled, and ``fsm_stages`` says which they are: ``P4-S6`` (2019, 2020), ``P5-S6``
   (2021), ``P6-S6`` (2022 on); each includes special-school pupils.
+- ``attendance_session`` names the school session the attendance and absence rates
+  describe: collection was biennial until 2022/23 and the 2020 and 2022 editions repeat
+  the 2019 and 2021 figures (sessions 2018/19 and 2020/21). Deduplicate on it before
+  treating attendance as a yearly series.
 - Suppressed SIMD quintile counts are reconstructed (see :func:`reconstruct_simd`) and
   flagged in ``simd_q1_imputed`` ... ``simd_unknown_imputed``.
 
@@ -216,13 +220,20 @@ def _map_headers(raw: RawTable) -> tuple[dict[str, int], dict[str, str], dict[st
 def _data_rows(raw: RawTable, positions: dict[str, int]) -> tuple[pd.DataFrame, dict[str, int]]:
     """Split rows into school rows and excluded (blank, footnote) rows."""
     frame = raw.frame
-    filled = frame.notna() & frame.astype(str).apply(lambda c: c.str.strip().ne(""))
-    n_filled = filled.sum(axis=1)
-    blank = n_filled == 0
-    sector_ok = filled[positions["sector"]]
-    roll_ok = filled[positions["roll"]]
+
+    def filled(col: pd.Series) -> pd.Series:
+        return col.notna() & col.astype(str).str.strip().ne("")
+
+    sector_ok = filled(frame[positions["sector"]])
+    roll_ok = filled(frame[positions["roll"]])
+    # only rows without a school type and a roll can be blank or a note: count their cells
+    candidates = frame[~sector_ok & ~roll_ok]
+    n_filled = pd.Series(0, index=frame.index)
+    if not candidates.empty:
+        n_filled[candidates.index] = candidates.apply(filled).sum(axis=1)
+    blank = ~sector_ok & ~roll_ok & (n_filled == 0)
     # a note under the table fills one or two cells, never the school type or the roll
-    footnote = ~blank & ~sector_ok & ~roll_ok & (n_filled <= 2)
+    footnote = ~sector_ok & ~roll_ok & (n_filled > 0) & (n_filled <= 2)
     keep = ~blank & ~footnote
     excluded = {}
     if blank.any():
@@ -272,6 +283,8 @@ def _load_one_edition(path: Path, year: int) -> pd.DataFrame:
         raise DataError("the pupil roll is missing.", file=path, sheet=raw.sheet,
                         column=published["roll"], row=raw.row_number(label),
                         fix="every school row needs its roll; correct the cell.")
+    out["attendance_session"] = pd.Series(oc.attendance_session(year), index=out.index,
+                                          dtype="string")
     out["fsm_stages"] = pd.Series(stages.get("fsm_pct"), index=out.index, dtype="string")
     out["fsm_universal_stages"] = pd.Series(stages.get("fsm_universal_pct"), index=out.index,
                                             dtype="string")
@@ -312,6 +325,7 @@ def _load_one_edition(path: Path, year: int) -> pd.DataFrame:
         "not_available_cells": counts["not_available"],
         **simd.attrs.get("simd_report", {}),
         "fsm_stages": stages.get("fsm_pct"),
+        "attendance_session": oc.attendance_session(year),
     }
     out.attrs = {REPORT_KEY: {"table": "school_statistics", "years": {year: report}}}
     return out

@@ -28,6 +28,7 @@ def _official_school_statistics() -> pa.DataFrameSchema:
         "local_authority": pa.Column("string", nullable=False),
         "sector": pa.Column("string", pa.Check.isin(["primary", "secondary", "special"])),
         "fsm_stages": pa.Column("string", nullable=True),
+        "attendance_session": pa.Column("string", pa.Check.str_matches(r"^\d{4}/\d{2}$")),
         "fsm_universal_stages": pa.Column("string", nullable=True),
         "simd_status": pa.Column("string", pa.Check.isin(
             ["complete", "reconstructed", "reconstructed_wide", "infeasible", "incomplete",
