@@ -301,7 +301,7 @@ class SyntheticControlResult:
             axis.axvline(cut, color="grey", ls=":", lw=1)
             axis.set_xticks(list(p.index))
             axis.set_xlabel("census year")
-        a.set_ylabel(self.outcome)
+        a.set_ylabel(self.outcome.replace('_', ' '))
         a.legend(frameon=False)
         for unit, row in self.placebo_gaps.iterrows():
             if unit != self.treated:
