@@ -96,12 +96,15 @@ class _Block:
         return self.values.shape
 
 
-def _lines(n_rows: int, n_cols: int, total_row: int | None, total_col: int | None):
+def _lines(n_rows: int, n_cols: int, total_row: int | None,
+           row_relations: list[tuple[int, list[int]]]):
+    """Relations as (flat cells, signs): each row's members minus its total, for every
+    row relation; each column's members minus the total row."""
     lines = []
-    if total_col is not None:
+    for total_col, members in row_relations:
         for i in range(n_rows):
-            cells = np.array([i * n_cols + j for j in range(n_cols)])
-            signs = np.array([-1.0 if j == total_col else 1.0 for j in range(n_cols)])
+            cells = np.array([i * n_cols + j for j in [*members, total_col]])
+            signs = np.array([1.0] * len(members) + [-1.0])
             lines.append((cells, signs))
     if total_row is not None:
         for j in range(n_cols):
@@ -307,8 +310,10 @@ def suppress(
     *,
     total_row: Hashable | None = None,
     total_column: Hashable | None = None,
+    row_relations: Mapping[Hashable, Iterable[Hashable]] | Iterable[tuple] | None = None,
     margins_name: str = "Total",
     min_denominator: int | None = None,
+    group_size: Hashable | None = None,
     exact: bool = True,
 ) -> pd.DataFrame:
     """Hide small counts and everything from which they could be recovered.
@@ -329,7 +334,9 @@ def suppress(
         Columns holding counts of pupils (or supports, sessions). Default: integer columns
         not named in ``rate_columns``.
     rate_columns : mapping, optional
-        ``rate_col -> count_col``: hide the rate where that count is hidden; or
+        ``rate_col -> count_col``: hide the rate where that count is hidden;
+        ``rate_col -> [col, ...]``: where any of those counts or (earlier) rates is hidden;
+        or
         ``rate_col -> (numerator, denominator)``: hide it where either is hidden or the
         denominator is below ``min_denominator``; ``numerator`` may be None for a statistic
         (mean, median) of a group whose size is ``denominator``: hidden only when the group
@@ -338,13 +345,22 @@ def suppress(
     zeros : {"show", "suppress"}, default "show"
         Whether zero counts are shown or hidden as primary cells.
     total_row, total_column : label, optional
-        Existing totals in the table (index label / column label). They are treated as
-        published relations even when not exact sums (e.g. distinct learners), which can
-        only add suppression.
+        Existing totals in the table (index label / column label); ``total_column`` is
+        the sum of all the other count columns. They are treated as published relations
+        even when not exact sums (e.g. distinct learners), which can only add suppression.
+    row_relations : mapping or list of pairs, optional
+        Further sums across a row: ``{total_col: [member_col, ...]}``, e.g.
+        ``{"supports": ["universal", "additional", "intensive"]}``, or a list of
+        ``(total_col, [member_col, ...])`` pairs when several breakdowns share a total.
     margins_name : str, default "Total"
         Label of added margins.
     min_denominator : int, optional
         Smallest group a rate may describe; default ``threshold``.
+    group_size : label, optional
+        A count column giving each row's number of pupils: in rows where it is
+        ``1 .. threshold-1`` every count is hidden as primary (reason ``small group``), so
+        that no figure describes fewer pupils than the threshold (e.g. sessions attended by
+        two learners).
     exact : bool, default True
         Besides the line rule, check every combination of relations and non-negativity
         (see the module docstring). ``False`` applies only the line rule.
@@ -402,6 +418,16 @@ def suppress(
         raise DataError("the table already has a total column", table="suppress",
                         column=str(total_column), fix='use margins="row" or margins=False')
     member_cols = [c for c in cols if c != total_column]
+    pairs = row_relations.items() if isinstance(row_relations, Mapping) else row_relations
+    relations = [(k, list(v)) for k, v in (pairs or [])]
+    for tot, members in relations:
+        for col in [tot, *members]:
+            if col not in cols:
+                raise DataError("row relation names a column that is not a count column",
+                                table="suppress", column=str(col),
+                                fix="include it in count_columns")
+    if total_column is not None:
+        relations.append((total_column, member_cols))
     if add_col:
         if margins_name in out.columns:
             raise DataError("margin label already used as a column", table="suppress",
@@ -409,6 +435,7 @@ def suppress(
         counts[margins_name] = counts[member_cols].sum(axis=1)
         out[margins_name] = counts[margins_name]
         total_column = margins_name
+        relations.append((margins_name, member_cols))
         cols = cols + [margins_name]
     if add_row:
         label = margins_name
@@ -436,21 +463,29 @@ def suppress(
     values = np.ascontiguousarray(counts[cols].to_numpy(dtype=float))
     n_rows, n_cols = values.shape
     tr = None if total_row is None else list(counts.index).index(total_row)
-    tc = None if total_column is None else cols.index(total_column)
+    rel_idx = [(cols.index(t), [cols.index(m) for m in ms]) for t, ms in relations]
     is_total = np.zeros(values.shape, dtype=bool)
     if tr is not None:
         is_total[tr, :] = True
-    if tc is not None:
-        is_total[:, tc] = True
-    block = _Block(values, is_total, _lines(n_rows, n_cols, tr, tc))
+    for t, _ in rel_idx:
+        is_total[:, t] = True
+    block = _Block(values, is_total, _lines(n_rows, n_cols, tr, rel_idx))
 
     reason = np.full(values.shape, "", dtype=object)
     hidden = np.ascontiguousarray((values >= 1) & (values < threshold))
     reason[hidden] = "primary"
     if zeros == "suppress":
-        zero = values == 0
+        zero = (values == 0) & ~hidden
         reason[zero] = "zero"
         hidden |= zero
+    if group_size is not None:
+        if group_size not in cols:
+            raise DataError("group_size is not a count column", table="suppress",
+                            column=str(group_size), fix="include it in count_columns")
+        size = values[:, cols.index(group_size)]
+        small = ((size >= 1) & (size < threshold))[:, None] & ~hidden
+        reason[small] = "small group"
+        hidden |= small
     _protect(block, hidden, reason, exact=exact)
 
     record = []
@@ -478,8 +513,13 @@ def suppress(
             else:
                 _hidden_of(hidden_df, den, rate)
             mask |= counts[den].to_numpy() < min_den  # true group size, before hiding
+        elif isinstance(spec, list):
+            mask = pd.Series(False, index=out.index)
+            for col in spec:
+                mask |= _hidden_of(hidden_df, col, rate)
         else:
             mask = _hidden_of(hidden_df, spec, rate)
+        hidden_df[rate] = np.asarray(mask, dtype=bool)
         vals = pd.to_numeric(pd.Series(np.asarray(table[rate], dtype=object)),
                              errors="coerce")
         vals = pd.array(list(vals) + [np.nan] * (len(out) - len(vals)), dtype="Float64")
@@ -495,10 +535,12 @@ def suppress(
         "threshold": int(threshold),
         "zeros": zeros,
         "count_columns": list(cols),
-        "rate_columns": {k: (list(v) if isinstance(v, tuple) else v)
+        "rate_columns": {k: (list(v) if isinstance(v, tuple | list) else v)
                          for k, v in rate_columns.items()},
+        "group_size": group_size,
         "total_row": total_row,
         "total_column": total_column,
+        "row_relations": [[t, list(ms)] for t, ms in relations],
         "cells": record,
     }
     return out
@@ -507,7 +549,8 @@ def suppress(
 def _hidden_of(hidden_df: pd.DataFrame, col: Hashable, rate: Hashable) -> pd.Series:
     if col not in hidden_df.columns:
         raise DataError(
-            f"rate {rate!r} refers to {col!r}, which is not a count column",
+            f"rate {rate!r} refers to {col!r}, which is not a count column or an earlier "
+            "rate column",
             table="suppress", column=str(rate), fix="add it to count_columns",
         )
     return hidden_df[col]
@@ -623,8 +666,8 @@ def attacker_bounds(table: pd.DataFrame) -> pd.DataFrame:
         raise DisclosureError("a shown count is missing. Fix: pass a suppressed table.")
     values = np.where(hidden, 0.0, values)
     tr = None if record["total_row"] is None else rows.index(record["total_row"])
-    tc = None if record["total_column"] is None else cols.index(record["total_column"])
-    block = _Block(values, np.zeros_like(hidden), _lines(len(rows), len(cols), tr, tc))
+    block = _Block(values, np.zeros_like(hidden),
+                   _lines(len(rows), len(cols), tr, _relation_index(record, cols)))
     res = _bounds(block, hidden)
     if res is None:
         raise DisclosureError("the table's totals are not consistent; bounds undefined.")
@@ -673,20 +716,24 @@ def check_published(
                 f"{threshold}) would be published. Fix: pass the table through "
                 "nlc_eval.disclosure.suppress() first."
             )
-    if record.get("total_row") is None and record.get("total_column") is None:
+    if record.get("total_row") is None and not record.get("row_relations"):
         return
     rcols = record["count_columns"]
     rows = list(table.index)
     hidden = table[rcols].isna().to_numpy()
     tr = None if record["total_row"] is None else rows.index(record["total_row"])
-    tc = None if record["total_column"] is None else rcols.index(record["total_column"])
-    for cells, _ in _lines(len(rows), len(rcols), tr, tc):
+    for cells, _ in _lines(len(rows), len(rcols), tr, _relation_index(record, rcols)):
         if int(hidden.ravel()[cells].sum()) == 1:
             i, j = divmod(int(cells[hidden.ravel()[cells]][0]), len(rcols))
             raise DisclosureError(
                 f"column {rcols[j]!r}, row {rows[i]!r}: the only hidden cell of its row or "
                 "column can be recovered from the total. Fix: suppress the table again."
             )
+
+
+def _relation_index(record: dict, cols: list) -> list[tuple[int, list[int]]]:
+    return [(cols.index(t), [cols.index(m) for m in ms])
+            for t, ms in record.get("row_relations", [])]
 
 
 def _whole(s: pd.Series) -> bool:
