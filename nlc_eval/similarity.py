@@ -302,11 +302,12 @@ def feature_matrix(schools: pd.DataFrame, spec: FeatureSpec | None = None,
     for b in spec.blocks():
         members = [c for c in cols if block[c] == b]
         wt = spec.weight(b)
-        if b == "simd" and spec.simd in ("hellinger", "shares") and spec.scaling != "none":
+        if b == "simd" and spec.simd in ("hellinger", "shares"):
             # one common scale keeps the geometry of the composition
-            tot = float(np.sqrt(np.sum(scale[members] ** 2)))
-            for c in members:
-                scale[c] = tot if tot > 0 else 1.0
+            if spec.scaling != "none":
+                tot = float(np.sqrt(np.sum(scale[members] ** 2)))
+                for c in members:
+                    scale[c] = tot if tot > 0 else 1.0
             for c in members:
                 mult[c] = np.sqrt(wt)
         else:
