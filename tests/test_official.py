@@ -191,7 +191,7 @@ def _write(folder: Path, rows: list[list[str]], name: str = CSV_2024) -> Path:
     csv.writer(buf, lineterminator="\n").writerows(rows)
     path = folder / name
     path.write_bytes(("\ufeff" + buf.getvalue()).encode("utf-8"))
-    clear_cache()
+    clear_cache(folder)
     return path
 
 
@@ -235,7 +235,7 @@ def test_duplicated_key(tmp_path, csv_rows):
 
 def test_empty_file(tmp_path):
     tmp_path.joinpath(CSV_2024).write_bytes(b"")
-    clear_cache()
+    clear_cache(tmp_path)
     with pytest.raises(DataError, match="empty"):
         load_school_statistics(tmp_path)
 
@@ -275,7 +275,7 @@ def test_unknown_format(tmp_path):
 
 def test_not_a_workbook(tmp_path):
     tmp_path.joinpath("school-level-summary-statistics-2023.xlsx").write_text("hello")
-    clear_cache()
+    clear_cache(tmp_path)
     with pytest.raises(DataError, match="Excel workbook"):
         load_school_statistics(tmp_path)
 
@@ -313,7 +313,7 @@ def test_excel_edition_with_notes_sheet_and_footnotes(tmp_path, csv_rows):
     ws.append([None, " - Large urban areas (settlements with population over 125,000)"])
     path = tmp_path / "school-level-summary-statistics-2019.xlsx"
     wb.save(path)
-    clear_cache()
+    clear_cache(tmp_path)
     df = load_school_statistics(path)
     assert len(df) == 5 and (df["year"] == 2019).all()
     assert df["seed_code"].str.fullmatch(r"\d+").all()

@@ -26,7 +26,7 @@ LOCATIONS = "school-roll-and-locations-2023.csv"
 def _head(src: Path, dest: Path, n: int) -> list[str]:
     lines = src.read_bytes().decode("utf-8-sig").splitlines()[: n + 1]
     dest.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    clear_cache()
+    clear_cache(dest)
     return lines
 
 
@@ -53,17 +53,17 @@ def test_acel_broken(tmp_path, official_dir):
     assert len(load_acel(tmp_path)) == 10
     (tmp_path / ACEL).write_text("\n".join(
         [lines[0].replace("Organiser", "Subject"), *lines[1:]]) + "\n")
-    clear_cache()
+    clear_cache(tmp_path)
     with pytest.raises(DataError, match="(?i)organiser"):
         load_acel(tmp_path)
     bad = lines[:]
     bad[3] = bad[3].rsplit(",", 1)[0] + ",lots"
     (tmp_path / ACEL).write_text("\n".join(bad) + "\n")
-    clear_cache()
+    clear_cache(tmp_path)
     with pytest.raises(DataError, match="row 4"):
         load_acel(tmp_path)
     (tmp_path / ACEL).write_text("\n".join(lines + [lines[2]]) + "\n")
-    clear_cache()
+    clear_cache(tmp_path)
     with pytest.raises(DataError, match="twice"):
         load_acel(tmp_path)
 
@@ -87,12 +87,12 @@ def test_simd_broken(tmp_path, official_dir):
     bad[2] = bad[2].replace('"S01006507","Culter","Aberdeen City",793',
                             '"S01006507","Culter","Aberdeen City",many')
     (tmp_path / SIMD).write_text("\n".join(bad) + "\n")
-    clear_cache()
+    clear_cache(tmp_path)
     with pytest.raises(DataError, match="Total_population"):
         load_simd_datazones(tmp_path)
     (tmp_path / SIMD).write_text(lines[0].replace("SIMD2020v2_Quintile", "Q") + "\n"
                                  + "\n".join(lines[1:]) + "\n")
-    clear_cache()
+    clear_cache(tmp_path)
     with pytest.raises(DataError, match="simd_quintile"):
         load_simd_datazones(tmp_path)
 
@@ -112,12 +112,12 @@ def test_locations_broken(tmp_path, official_dir):
     lines = _head(official_dir / LOCATIONS, tmp_path / LOCATIONS, 6)
     assert len(load_school_locations(tmp_path)) == 6
     (tmp_path / LOCATIONS).write_text("\n".join(lines + [lines[1]]) + "\n")
-    clear_cache()
+    clear_cache(tmp_path)
     with pytest.raises(DataError, match="appears twice"):
         load_school_locations(tmp_path)
     (tmp_path / LOCATIONS).write_text(lines[0].replace("Latitude", "Lat") + "\n"
                                       + "\n".join(lines[1:]) + "\n")
-    clear_cache()
+    clear_cache(tmp_path)
     with pytest.raises(DataError, match="Latitude|latitude"):
         load_school_locations(tmp_path)
 
@@ -136,7 +136,7 @@ def test_contact_list_broken(tmp_path, official_dir):
     with pytest.raises(DataError, match="sheet"):
         load_contact_list(tmp_path, sheet="No such sheet")
     (tmp_path / "school-contact-list-2024-10-31.xlsx").write_bytes(b"")
-    clear_cache()
+    clear_cache(tmp_path)
     with pytest.raises(DataError, match="empty"):
         load_contact_list(tmp_path)
 

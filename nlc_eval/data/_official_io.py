@@ -398,6 +398,15 @@ def _deep_copy_attrs(attrs: dict) -> dict:
     return copy.deepcopy(attrs)
 
 
-def clear_cache() -> None:
-    """Forget every cached table (tests use this; normal use never needs it)."""
-    _CACHE.clear()
+def clear_cache(path: str | os.PathLike | None = None) -> None:
+    """Forget cached tables: all of them, or those read from ``path`` (a file or folder).
+
+    Normal use never needs this: the cache key includes each file's modification time
+    and size, so an edited file is read again.
+    """
+    if path is None:
+        _CACHE.clear()
+        return
+    root = str(Path(path).resolve())
+    for key in [k for k in _CACHE if str(k[1]) == root or str(k[1]).startswith(root + os.sep)]:
+        del _CACHE[key]

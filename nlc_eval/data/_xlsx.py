@@ -76,9 +76,6 @@ def read_sheet(path: Path, sheet: str | int | None = None) -> tuple[list[list[ob
     return _parse_rows(xml, shared), name
 
 
-_ROW = re.compile(r"<row\b([^>]*?)(?:/>|>(.*?)</row>)", re.S)
-_CELL = re.compile(r"<c\b([^>]*?)(?:/>|>(.*?)</c>)", re.S)
-_ATTR_R = re.compile(r'\br="([A-Z]+)?(\d+)?"')
 _ATTR_T = re.compile(r'\bt="(\w+)"')
 _V = re.compile(r"<v>(.*?)</v>", re.S)
 _T = re.compile(r"<t\b[^>]*?>(.*?)</t>", re.S)
@@ -89,24 +86,24 @@ def _unescape(text: str) -> str:
     return unescape(text, _ENTITIES) if "&" in text else text
 
 
-_FAST_CELL = re.compile(
-    r'<c r="([A-Z]+)(\d+)"(?: s="\d+")?(?: t="(\w+)")?(?: [^>]*?)?(?:/>|>(?:<v>([^<]*)</v>|'
-    r'(.*?))</c>)', re.S)
+_CELL_RE = re.compile(r'<c r="([A-Z]+)(\d+)"([^>]*?)(?:/>|>(.*?)</c>)', re.S)
 
 
 def _parse_rows(xml: str, shared: list[str]) -> list[list[object]]:
     """Cell values of a worksheet part (SpreadsheetML as Excel writes it).
 
     One pass over the cells; each carries its own reference (``r="AB12"``), which gives
-    both its row and its column.
+    both its row and its column. Cells without a reference are not expected from Excel;
+    if any is found the caller falls back to openpyxl.
     """
+    found = _CELL_RE.findall(xml)
+    if xml.count("<c ") + xml.count("<c>") != len(found):
+        raise ValueError("cells without a reference")
     rows: list[list[object]] = []
-    if xml.count("<c ") != len(_FAST_CELL.findall(xml)):
-        raise ValueError("unexpected cell markup")
     cells: list[object] = []
     current = -1
     col_cache: dict[str, int] = {}
-    for letters, rownum, t, v, body in _FAST_CELL.findall(xml):
+    for letters, rownum, attrs, body in found:
         r = int(rownum) - 1
         if r != current:
             while len(rows) < r:
@@ -119,17 +116,25 @@ def _parse_rows(xml: str, shared: list[str]) -> list[list[object]]:
             j = col_cache[letters] = _col_index(letters)
         if j > len(cells):
             cells.extend([None] * (j - len(cells)))
-        if t == "s":
-            value: object = shared[int(v)]
-        elif t == "":
-            if v == "":
-                value = None
-            else:
-                num = float(v)
-                value = int(num) if num.is_integer() and "." not in v and "E" not in v \
-                    and "e" not in v else num
-        elif t == "inlineStr":
-            value = _unescape("".join(_T.findall(body)))
+        t = ""
+        if 't="' in attrs:
+            t = _ATTR_T.search(attrs).group(1)
+        if t == "inlineStr":
+            cells.append(_unescape("".join(_T.findall(body))))
+            continue
+        if body.startswith("<v>") and body.endswith("</v>"):
+            v: str | None = body[3:-4]
+        else:
+            m = _V.search(body)  # e.g. a formula <f>..</f> before the cached value
+            v = m.group(1) if m else None
+        if v is None or (v == "" and t != "str"):
+            value: object = None
+        elif t == "s":
+            value = shared[int(v)]
+        elif t == "" or t == "n":
+            num = float(v)
+            value = int(num) if num.is_integer() and "." not in v and "E" not in v \
+                and "e" not in v else num
         elif t in ("str", "e"):
             value = _unescape(v)
         elif t == "b":

@@ -208,11 +208,21 @@ def approximate_clusters(schools: pd.DataFrame, locations: pd.DataFrame) -> pd.D
         lambda s: out.loc[s.index, "secondary_seed_code"].nunique() > 1)
     slugs[clash] = slugs[clash] + "-" + out.loc[clash, "secondary_seed_code"]
     out["cluster_id"] = slugs
-    out["distance_km"] = dist.round(3)
+    out["distance_km"] = dist.astype(float).round(3)
     out["rule"] = rule
     out["approximate"] = True
+    out = _validated(out, None)
     out.attrs["note"] = APPROXIMATION_NOTE
     return out
+
+
+def _validated(out: pd.DataFrame, file: Path | None) -> pd.DataFrame:
+    from nlc_eval.data.schemas import CLUSTERS, validate_official_table
+
+    for c in ("seed_code", "sector", "school_name", "cluster", "cluster_id"):
+        out[c] = out[c].astype("string")
+    out["approximate"] = out["approximate"].astype(bool)
+    return validate_official_table(out.reset_index(drop=True), CLUSTERS, file=file)
 
 
 def load_clusters(path: str | os.PathLike, schools: pd.DataFrame) -> pd.DataFrame:
@@ -299,4 +309,4 @@ def load_clusters(path: str | os.PathLike, schools: pd.DataFrame) -> pd.DataFram
                         fix="add a row seed_code,cluster for each of them.")
     out["cluster_id"] = out["cluster"].map(cluster_slug)
     out["approximate"] = False
-    return out
+    return _validated(out, file)

@@ -144,6 +144,20 @@ CONTACT_LIST = pa.DataFrameSchema(
     strict=False, name="contact_list")
 
 
+#: cluster membership (nlc_eval.data.clusters): one row per (seed_code, sector)
+CLUSTERS = pa.DataFrameSchema(
+    {
+        "seed_code": pa.Column("string", _SEED),
+        "sector": pa.Column("string", pa.Check.isin(["primary", "secondary", "special"])),
+        "school_name": pa.Column("string"),
+        "cluster": pa.Column("string", pa.Check.str_length(min_value=1)),
+        "cluster_id": pa.Column("string", pa.Check.str_matches(r"^[a-z0-9-]+$")),
+        "approximate": pa.Column("bool"),
+        "distance_km": pa.Column("float64", pa.Check.ge(0), required=False),
+    },
+    strict=False, unique=["seed_code", "sector"], name="clusters")
+
+
 def validate_official_table(frame, schema: pa.DataFrameSchema, *, file=None, sheet=None):
     """Validate ``frame`` against ``schema``; failures become one :class:`DataError`.
 
