@@ -280,7 +280,7 @@ class SyntheticControlResult:
             f"Over {', '.join(map(str, self.post_years))}, {self.treated}'s "
             f"{self.outcome.replace('_', ' ')} {what} its synthetic comparator by "
             f"{self.effect:+.2f} points on average (placebo-based 90% range {lo:+.2f} to "
-            f"{hi:+.2f}); {k} of {self.n_units} authorities had an {how} at least as large "
+            f"{hi:+.2f}); {k} of {self.n_units} authorities had {how} at least as large "
             f"(placebo p = {p:.2f}). The synthetic comparator is built mostly from {donors}, "
             f"fitted on {len(self.pre_years)} pre-period year(s) with RMSPE "
             f"{self.pre_rmspe:.2f}."

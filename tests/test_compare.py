@@ -431,3 +431,63 @@ def test_demeaned_synthetic_control_handles_level_outside_donor_range():
     assert demeaned.effect == pytest.approx(-1.0, abs=0.3)
     assert demeaned.path.loc[pre, "synthetic"].mean() == pytest.approx(
         Y.loc["Treated", pre].mean())
+
+
+# ---------------------------------------------------------------------------
+# ACEL outcomes and report helpers
+# ---------------------------------------------------------------------------
+
+
+def test_acel_outcomes_by_sector_and_year():
+    acel = pd.DataFrame(
+        {
+            "session": ["2021/22"] * 5,
+            "stage": ["P1, P4 & P7 combined", "P1, P4 & P7 combined", "S3", "S3",
+                      "P1, P4 & P7 combined"],
+            "seed_code": ["1", "1", "2", "2", "3"],
+            "organiser": ["Reading", "Numeracy", "Reading", "Writing", "Reading"],
+            "pct": [70.0, 75.0, 80.0, None, 50.0],  # None: banded or suppressed
+        }
+    )
+    stats = pd.DataFrame(
+        {"year": [2022] * 3, "seed_code": ["1", "2", "3"],
+         "sector": ["primary", "secondary", "special"]}
+    )
+    out = compare.acel_outcomes(acel, stats).set_index(["seed_code", "sector"])
+    assert (out["year"] == 2022).all()
+    assert out.loc[("1", "primary"), "acel_reading"] == 70.0
+    assert out.loc[("2", "secondary"), "acel_reading"] == 80.0
+    assert np.isnan(out.loc[("2", "secondary"), "acel_writing"])  # never a made-up value
+    assert out.loc[("3", "special"), "acel_reading"] == 50.0  # placed under its sector
+    bad = acel.assign(organiser=["Art"] * 5)
+    with pytest.raises(DataError, match="organiser"):
+        compare.acel_outcomes(bad)
+
+
+def test_did_table_uses_nearest_published_years_and_notes_single_years(tmp_path):
+    import json
+
+    from nlc_eval import compare_report as cr
+
+    panel = make_panel(n_per_la=20, planted={2019: -1.0, 2021: -1.0, 2023: 0.0, 2024: 0.0})
+    acel = panel.loc[panel["year"] == 2022, ["year", "seed_code", "sector"]].copy()
+    acel["acel_numeracy"] = np.linspace(60, 90, len(acel))
+    cmp = compare.compare_authority(panel, "Home", k=3, extra=acel)
+    table, results = cr.did_table(cmp, 2020, 2022)
+    att = table.set_index("outcome").loc["attendance_rate"]
+    assert np.isnan(att["estimate"]) and "no change can be estimated" in att["note"]
+    table, results = cr.did_table(cmp, 2020, 2024)
+    att = table.set_index("outcome").loc["attendance_rate"]
+    assert (att["baseline"], att["followup"]) == (2021, 2024)
+    assert "not published in 2020" in att["note"]
+    assert att["ci_low"] < 1.0 < att["ci_high"]
+    num = table.set_index("outcome").loc["acel_numeracy"]
+    assert np.isnan(num["estimate"]) and "published only in [2022]" in num["note"]
+    gaps = cmp.gaps(by_sector=True)
+    text = cr.narrative(cmp, gaps, results)
+    assert "observational" in text and "school-level" in text and "composition" in text
+    res = cr.key_results(cmp, gaps, table, dids=results, parameters={"k": 3})
+    path = cr.write_json(res, tmp_path / "out.json")
+    back = json.loads(path.read_text())
+    assert back["authority"] == "Home" and back["headlines"]
+    assert back["published_years"]["attendance_rate"] == [2019, 2021, 2023, 2024]
