@@ -32,15 +32,20 @@ SHARES = ("simd_q1_share", "simd_q2_share", "simd_q3_share", "simd_q4_share", "s
 # Shared work (called once per batch by the context)
 # ---------------------------------------------------------------------------
 
-def form_authority_families(ctx, *, size: tuple[int, int] = (6, 10)):
-    """Family groups of the authority's schools (None, with a note, if unavailable)."""
+def form_authority_families(ctx, *, size=None):
+    """Family groups of the authority's schools (None, with a note, if unavailable).
+
+    Default bounds follow the authority's practice (``families.SECTOR_SIZES``: primaries
+    6-10, secondaries in trios and quads); schools of one cluster are kept apart.
+    """
     try:
-        from nlc_eval.families import form_families
+        from nlc_eval.families import SECTOR_SIZES, form_families
     except ImportError:
         ctx.notes.append("Family groups were not formed: the families module is not "
                          "available in this installation.")
         return None
-    return form_families(ctx.schools.set_index("seed_code", drop=False), size=size,
+    return form_families(ctx.schools.set_index("seed_code", drop=False),
+                         size=SECTOR_SIZES if size is None else size,
                          by="sector", cannot_link="cluster", random_state=ctx.seed)
 
 
