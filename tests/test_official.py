@@ -251,6 +251,17 @@ def test_garbage_in_a_number(tmp_path, csv_rows):
     assert "'two hundred'" in msg and "column 'Pupil roll'" in msg and "row 4" in msg
 
 
+def test_schema_failure_names_file_column_and_row(tmp_path, csv_rows):
+    rows = [r[:] for r in csv_rows]
+    rows[6][_col(rows, "Attendance rate")] = "112.5"
+    _write(tmp_path, rows)
+    with pytest.raises(DataError) as err:
+        load_school_statistics(tmp_path)
+    msg = str(err.value)
+    assert "school_statistics schema" in msg and "attendance_rate" in msg
+    assert "row 7" in msg and "112.5" in msg and CSV_2024 in msg
+
+
 def test_garbage_seed_code(tmp_path, csv_rows):
     rows = [r[:] for r in csv_rows]
     rows[2][_col(rows, "SeedCode")] = "52375X1"

@@ -89,9 +89,10 @@ def _bands(text: pd.Series, raw: RawTable, published: str) -> tuple[pd.Series, .
 def _finish(out: pd.DataFrame, schema_name: str, raw: RawTable, report: dict) -> pd.DataFrame:
     from nlc_eval.data import schemas
 
+    file_rows = [raw.row_number(i) for i in out.index]
     out = out.reset_index(drop=True)
     out = schemas.validate_official_table(out, getattr(schemas, schema_name), file=raw.file,
-                                          sheet=raw.sheet)
+                                          sheet=raw.sheet, file_rows=file_rows)
     out.attrs = {REPORT_KEY: {"table": schema_name.lower(), "file": raw.file.name,
                               "sheet": raw.sheet, "rows_kept": int(len(out)), **report}}
     return out

@@ -306,12 +306,14 @@ def _load_one_edition(path: Path, year: int) -> pd.DataFrame:
     for name in oc.OUTPUT_COLUMNS:
         if name not in out:
             out[name] = _empty_like(name, len(out), out.index)
+    file_rows = [raw.row_number(i) for i in out.index]
     out = out[oc.OUTPUT_COLUMNS].reset_index(drop=True)
     out["year"] = out["year"].astype("int64")
 
     from nlc_eval.data.schemas import SCHOOL_STATISTICS, validate_official_table
 
-    out = validate_official_table(out, SCHOOL_STATISTICS, file=path, sheet=raw.sheet)
+    out = validate_official_table(out, SCHOOL_STATISTICS, file=path, sheet=raw.sheet,
+                                  file_rows=file_rows)
     report = {
         "file": path.name,
         "sheet": raw.sheet,

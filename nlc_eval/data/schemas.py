@@ -158,11 +158,13 @@ CLUSTERS = pa.DataFrameSchema(
     strict=False, unique=["seed_code", "sector"], name="clusters")
 
 
-def validate_official_table(frame, schema: pa.DataFrameSchema, *, file=None, sheet=None):
+def validate_official_table(frame, schema: pa.DataFrameSchema, *, file=None, sheet=None,
+                            file_rows=None):
     """Validate ``frame`` against ``schema``; failures become one :class:`DataError`.
 
     The message names the file (and sheet), the first failing column and row, the check
-    that failed and how many cells failed in all.
+    that failed and how many cells failed in all. ``file_rows`` (a sequence aligned with
+    the frame's positions) turns a table row into the row number shown in the file.
     """
     from pandera.errors import SchemaError, SchemaErrors
 
@@ -176,12 +178,19 @@ def validate_official_table(frame, schema: pa.DataFrameSchema, *, file=None, she
         column = first.get("column")
         index = first.get("index")
         row = None if index is None or (isinstance(index, float) and index != index) else index
+        if row is not None and file_rows is not None:
+            try:
+                row = int(file_rows[int(row)])
+            except (ValueError, IndexError, TypeError):
+                row = f"{row} (table row)"
+        elif row is not None:
+            row = f"{row} (table row)"
         raise DataError(
             f"{len(cases)} value(s) fail the {schema.name} schema; first: check "
             f"{first.get('check')!r} failed for value {first.get('failure_case')!r}.",
             file=file, sheet=sheet, table=schema.name,
             column=None if column is None else str(column),
-            row=None if row is None else f"{row} (table row)",
+            row=row,
             fix="correct the file, or give the edition exactly as published.") from exc
     except SchemaError as exc:  # pragma: no cover - lazy=True collects into SchemaErrors
         raise DataError(str(exc), file=file, sheet=sheet, table=schema.name) from exc
