@@ -136,6 +136,12 @@ def test_attendance_sessions_match_repeated_figures(stats):
     assert session.to_dict()[2024] == "2023/24"
 
 
+def test_authorities_are_one_series_across_years(stats):
+    years = stats.groupby("local_authority")["year"].nunique()
+    assert (years == 6).all(), years[years < 6]
+    assert load_report(stats)["years"][2020]["local_authority_renamed"] > 0
+
+
 def test_text_is_cleaned(stats):
     names = stats["school_name"]
     assert not names.str.contains("&apos;").any()

@@ -226,6 +226,10 @@ def attendance_session(year: int) -> str:
     return f"{year - 1}/{year % 100:02d}"
 
 
+#: Authority names that drift between editions -> the spelling of the latest edition, so
+#: that an authority is one series across years ("City of Edinburgh" in 2020 and 2021).
+LOCAL_AUTHORITY_ALIASES = {"City of Edinburgh": "Edinburgh City"}
+
 SECTORS = {"primary": "primary", "secondary": "secondary", "special": "special"}
 
 #: published band text such as ``90-100%``, ``50 - <55%``, ``>20%``, ``0%``

@@ -19,6 +19,9 @@ Conventions of the tidy tables
 - ``fsm_pct`` is the free-school-meal registration rate of the stages NOT universally
   entitled, and ``fsm_stages`` says which they are: ``P4-S6`` (2019, 2020), ``P5-S6``
   (2021), ``P6-S6`` (2022 on); each includes special-school pupils.
+- ``local_authority`` is as published except that names which drift between editions
+  are harmonised to the latest spelling (``City of Edinburgh`` -> ``Edinburgh City``, see
+  ``LOCAL_AUTHORITY_ALIASES``); the report counts the rows renamed.
 - ``attendance_session`` names the school session the attendance and absence rates
   describe: collection was biennial until 2022/23 and the 2020 and 2022 editions repeat
   the 2019 and 2021 figures (sessions 2018/19 and 2020/21). Deduplicate on it before
@@ -269,6 +272,8 @@ def _load_one_edition(path: Path, year: int) -> pd.DataFrame:
     for name in oc.TEXT_COLUMNS:
         if name in positions:
             out[name] = to_text(rows[positions[name]])
+    renamed = out["local_authority"].isin(list(oc.LOCAL_AUTHORITY_ALIASES)).fillna(False)
+    out["local_authority"] = out["local_authority"].replace(oc.LOCAL_AUTHORITY_ALIASES)
     for name in oc.COUNT_COLUMNS + oc.FLOAT_COLUMNS:
         if name not in positions:
             continue
@@ -328,6 +333,7 @@ def _load_one_edition(path: Path, year: int) -> pd.DataFrame:
         **simd.attrs.get("simd_report", {}),
         "fsm_stages": stages.get("fsm_pct"),
         "attendance_session": oc.attendance_session(year),
+        "local_authority_renamed": int(renamed.sum()),
     }
     out.attrs = {REPORT_KEY: {"table": "school_statistics", "years": {year: report}}}
     return out
