@@ -48,8 +48,8 @@ def higher_is_better(outcome: str) -> bool:
     return HIGHER_IS_BETTER.get(outcome, not ("absence" in outcome or "exclusion" in outcome))
 
 
-#: Context features used to find similar schools when no feature matrix is given. Outcomes
-#: (attendance, absence, ACEL) are deliberately absent: they are what is being compared.
+#: Plain context columns suggested for ``features=`` (the default is a similarity spec, see
+#: :func:`default_spec`). Outcomes (attendance, absence, ACEL) are deliberately absent.
 CONTEXT_FEATURES: tuple[str, ...] = (
     "roll",
     "simd_q1_share",
@@ -257,6 +257,21 @@ def published_years(stats: pd.DataFrame, outcome: str, **kwargs) -> list[int]:
 # ---------------------------------------------------------------------------
 
 
+#: Outcome columns that may never define similarity (they are what is being compared).
+OUTCOME_COLUMNS = frozenset(
+    ["attendance_rate", "authorised_absence_rate", "unauthorised_absence_rate",
+     "exclusion_absence_rate"]
+)
+
+
+def default_spec():
+    """The similarity spec used by default: log roll, SIMD profile (mean quintile and
+    quintile-1 share) and free school meals, each block weighted equally."""
+    from nlc_eval.similarity import FeatureSpec
+
+    return FeatureSpec(size="log_roll", simd="summary", extras=("fsm_pct",))
+
+
 def baseline_features(
     stats: pd.DataFrame,
     baseline_year: int,
@@ -273,16 +288,25 @@ def baseline_features(
     baseline_year : int
         Census year whose characteristics define similarity.
     features : sequence of str, optional
-        Columns to use (default :data:`CONTEXT_FEATURES` that exist). Ignored if ``spec`` is
-        given.
+        Plain columns to use instead of a similarity spec (log of ``roll``, then each
+        column z-scored within sector). Missing values stay missing; distances use the
+        features two schools share.
     spec : nlc_eval.similarity.FeatureSpec, optional
-        If given, :func:`nlc_eval.similarity.feature_matrix` builds the matrix.
+        Used when ``features`` is not given (default :func:`default_spec`):
+        :func:`nlc_eval.similarity.feature_matrix` builds the matrix separately for each
+        sector, so a primary is scaled against primaries. Imputed cells are listed in the
+        matrix's ``attrs["imputed"]``.
 
     Returns
     -------
     schools, matrix : DataFrame, DataFrame
         ``schools`` (seed_code, sector, local_authority, school_name) and the numeric matrix,
         both on the same RangeIndex.
+
+    Raises
+    ------
+    DataError
+        The baseline year is absent, or an outcome column is asked for as a feature.
     """
     _require(stats, ["year", *KEY, "local_authority"], _TABLE)
     stats = _plain(stats)
@@ -295,24 +319,45 @@ def baseline_features(
             fix="choose one of the years present as the baseline.",
         )
     base = stats.loc[stats["year"] == baseline_year].reset_index(drop=True)
-    if spec is not None:
+    asked = set(features or ()) | set(getattr(spec, "extras", ()) or ())
+    bad = sorted(asked & OUTCOME_COLUMNS)
+    if bad:
+        raise DataError(
+            f"{bad} are outcomes being compared and cannot also define similarity.",
+            table=_TABLE,
+            column=bad[0],
+            fix="match on context only (roll, SIMD, free school meals, ...).",
+        )
+    if features is None:
         from nlc_eval.similarity import feature_matrix
 
-        matrix = feature_matrix(base, spec=spec)
-        matrix = pd.DataFrame(matrix).reindex(base.index)
+        spec = spec or default_spec()
+        parts, imputed = [], []
+        for _, rows in base.groupby("sector", sort=False):
+            m = feature_matrix(rows, spec=spec, table=f"{_TABLE} {baseline_year}")
+            imputed.append(m.attrs.get("imputed"))
+            m = m.copy(deep=False)
+            m.attrs = {}
+            parts.append(m)
+        matrix = pd.concat(parts).reindex(base.index)
+        matrix.attrs = {}
+        imp = [i for i in imputed if i is not None and len(i)]
+        matrix.attrs["imputed"] = (
+            pd.concat(imp, ignore_index=True) if imp else pd.DataFrame(
+                columns=["row", "seed_code", "feature", "value"])
+        )
     else:
-        cols = [c for c in (features or CONTEXT_FEATURES) if c in base.columns]
+        cols = [c for c in features if c in base.columns]
         if not cols:
             raise DataError(
-                "none of the context features is present.",
+                "none of the requested features is present.",
                 table=_TABLE,
-                column=str((features or CONTEXT_FEATURES)[0]),
-                fix=f"provide at least one of {list(features or CONTEXT_FEATURES)}.",
+                column=str(list(features)[0]) if len(features) else None,
+                fix=f"choose columns of the school statistics, e.g. {list(CONTEXT_FEATURES)}.",
             )
-        raw = base[cols].apply(pd.to_numeric, errors="coerce")
+        raw = base[cols].apply(pd.to_numeric, errors="coerce").astype(float)
         if "roll" in raw.columns:
             raw["roll"] = np.log1p(raw["roll"].clip(lower=0))
-        # scale within sector: a primary's roll is judged against primaries
         grouped = raw.groupby(base["sector"])
         sd = grouped.transform("std").replace(0, np.nan)
         matrix = (raw - grouped.transform("mean")) / sd

@@ -400,6 +400,9 @@ class AuthorityComparison:
     comparators, unmatched, virtual, availability : DataFrame
         Comparator sets with weights; schools that could not be matched and why; school and
         virtual comparator values per year and outcome; which years carry each outcome.
+    imputed : DataFrame or None
+        Baseline feature values imputed by the similarity module (row, seed_code, feature,
+        value), so no school is silently dropped for a missing feature.
     """
 
     authority: str
@@ -411,6 +414,7 @@ class AuthorityComparison:
     availability: pd.DataFrame
     weights: pd.Series | None = None
     outcomes: list[str] = field(default_factory=list)
+    imputed: pd.DataFrame | None = None
 
     def years(self, outcome: str) -> list[int]:
         """Years in which ``outcome`` is published (detected from the data)."""
@@ -591,4 +595,5 @@ def compare_authority(
         availability=avail[["outcome", *[c for c in avail.columns if c != "outcome"]]],
         weights=weights,
         outcomes=all_outcomes,
+        imputed=matrix.attrs.get("imputed"),
     )

@@ -52,6 +52,7 @@ def make_panel(
                         "sector": sector,
                         "roll": roll,
                         "simd_q1_share": q1,
+                        **{f"simd_q{q}_share": (1 - q1) / 4 for q in range(2, 6)},
                         "fsm_pct": 40 * q1 + rng.normal(0, 1),
                         "attendance_rate": np.nan if y in blank_years else att,
                         "unauthorised_absence_rate": np.nan if y in blank_years else 100 - att,
@@ -235,7 +236,8 @@ def test_gap_interval_coverage():
     for seed in range(n):
         panel = make_panel(n_per_la=25, las=("Home", "A", "B"), planted={2019: 1.0}, seed=seed,
                            blank_years=(2020, 2021, 2022, 2023, 2024))
-        cmp = compare.compare_authority(panel, "Home", k=3, features=["simd_q1_share", "roll"])
+        cmp = compare.compare_authority(panel, "Home", k=3, features=["simd_q1_share", "roll"],
+                                        outcomes=["attendance_rate"])
         g = cmp.gap("attendance_rate").iloc[0]
         hits += g["ci_low"] <= 1.0 <= g["ci_high"]
     # matching on a noisy context leaves a little bias; 95% nominal, demand at least 80%
@@ -266,6 +268,22 @@ def test_authority_names_harmonised_and_grant_aided_left_out():
     panel.loc[panel["local_authority"] == "Other", "local_authority"] = "Grant aided"
     cmp = compare.compare_authority(panel, "Home", k=3)
     assert set(cmp.comparators["comparator_authority"]) == {"Elsewhere City"}
+
+
+def test_default_features_come_from_similarity_and_exclude_outcomes():
+    from nlc_eval.similarity import FeatureSpec
+
+    panel = make_panel(n_per_la=9)
+    schools, X = compare.baseline_features(panel, 2019)
+    assert list(X.columns) == ["log_roll", "simd_mean_quintile", "simd_q1_share", "fsm_pct"]
+    assert X.index.equals(schools.index) and len(X) == 36
+    # scaled within sector: each sector's log roll is centred on its own median
+    med = X.groupby(schools["sector"])["log_roll"].median()
+    assert np.allclose(med, 0.0)
+    with pytest.raises(DataError, match="cannot also define similarity"):
+        compare.baseline_features(panel, 2019, spec=FeatureSpec(extras=("attendance_rate",)))
+    with pytest.raises(DataError, match="cannot also define similarity"):
+        compare.baseline_features(panel, 2019, features=["roll", "attendance_rate"])
 
 
 def test_errors_name_the_problem():
