@@ -342,7 +342,8 @@ def support_trend(
             sel, date = act["start_date"] >= start, act["start_date"]
         else:
             status = measure.replace("ended_successfully", "ended_successful")
-            sel = (act["status_at_end"] == status) & act["end_date"].notna()
+            sel = ((act["status_at_end"] == status) & act["end_date"].notna()
+                   & (act["end_date"] <= end))
             date = act["end_date"]
         counts = pd.crosstab(date[sel].dt.to_period("M").astype(str), key[sel])
         table.loc[counts.index, counts.columns] = counts.to_numpy()
