@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import nbformat
@@ -201,3 +202,149 @@ def test_dask_local_cluster_executor(tiny, tmp_path):
     doc = json.loads((tmp_path / "manifest.json").read_text())
     assert "://" in doc["executor"] and doc["warm_kernels"] is False
     assert "The value is 40." in (tmp_path / "index.html").read_text()
+
+
+# ---------------------------------------------------------------------------
+# Planning: ids and parameters
+# ---------------------------------------------------------------------------
+
+def _tiny_context():
+    import pandas as pd
+
+    from nlc_eval.reports.context import ReportContext
+
+    schools = pd.DataFrame({"seed_code": ["1", "2", "3"], "school_name": ["A", "B", "C"],
+                            "sector": ["secondary", "primary", "primary"],
+                            "cluster": ["Cluster 01", "Cluster 02", "Cluster 10"]})
+    return ReportContext(source="synthetic", pupil_source="synthetic",
+                         authority_name="North Lanarkshire", year=2024, seed=0,
+                         schools=schools, data=None)
+
+
+def test_unknown_cluster_id_lists_valid_ones():
+    from nlc_eval.reports.batch import plan_batch
+
+    with pytest.raises(ReportError) as info:
+        plan_batch(_tiny_context(), clusters=["Cluster 01", "Cluster 99"], families=None,
+                   authority=False)
+    msg = str(info.value)
+    assert "unknown cluster id(s): Cluster 99" in msg
+    assert "Valid cluster ids: Cluster 01, Cluster 02, Cluster 10" in msg
+
+
+def test_cluster_ids_match_short_forms_and_names():
+    from nlc_eval.reports.batch import plan_batch, report_name, resolve_ids
+
+    valid = ["Cluster 01", "Cluster 02", "Cluster 10"]
+    assert resolve_ids(["01", "cluster-10", "cluster 02"], valid, "cluster") == \
+        ["Cluster 01", "Cluster 10", "Cluster 02"]
+    assert resolve_ids("all", valid, "cluster") == valid
+    assert report_name("cluster", "Cluster 07") == "cluster-07"
+    assert report_name("cluster", "Airdrie Academy") == "cluster-airdrie-academy"
+    jobs = plan_batch(_tiny_context(), clusters=["10"], families=None, authority=False,
+                      context_dir="/x")
+    (job,) = jobs
+    assert job.name == "cluster-10" and job.parameters["cluster"] == "Cluster 10"
+    assert job.parameters["context"] == "/x"
+    assert "output_json" not in job.parameters
+
+
+def test_unknown_family_id_lists_valid_ones():
+    from nlc_eval.reports.batch import resolve_ids
+
+    with pytest.raises(ReportError, match=r"unknown family id\(s\): Z9. Valid family ids: "
+                       r"P01, S01"):
+        resolve_ids(["Z9"], ["P01", "S01"], "family")
+
+
+def test_parameter_cell_that_papermill_cannot_read_is_an_error(tmp_path):
+    from nlc_eval.reports.jobs import declared_parameters
+
+    nb = _notebook(tmp_path / "bad.ipynb",
+                   params='cluster: str = ""  # id, empty = the first\nseed: int = 0  # seed')
+    with pytest.raises(ReportError, match="papermill cannot read"):
+        declared_parameters(nb)
+
+
+# ---------------------------------------------------------------------------
+# A small real batch on the synthetic authority
+# ---------------------------------------------------------------------------
+
+PUPIL_ID = re.compile(r"\bP[0-9A-F]{16}\b")
+COUNT_HEADERS = ("Pupils", "Learners supported", "Comparison learners", "Pupils on track",
+                 "Pupils assessed")
+
+
+def _html_tables(text: str) -> list[tuple[list[str], list[list[str]]]]:
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(text, "html.parser")
+    out = []
+    for table in soup.find_all("table"):
+        header = [th.get_text(strip=True) for th in table.find("thead").find_all("th")] \
+            if table.find("thead") else []
+        rows = [[c.get_text(strip=True) for c in tr.find_all(["th", "td"])]
+                for tr in table.find("tbody").find_all("tr")] if table.find("tbody") else []
+        out.append((header, rows))
+    return out
+
+
+@pytest.fixture(scope="module")
+def real_batch(tmp_path_factory):
+    from nlc_eval.reports.batch import run_batch
+    from nlc_eval.reports.context import build_context
+
+    ctx = build_context(None, None, seed=0)   # synthetic estate and pupils
+    out = tmp_path_factory.mktemp("reports")
+    clusters = ctx.clusters[:2]
+    result = run_batch(clusters=clusters, families=[ctx.family_ids[0]], authority=True,
+                       out=out, n_jobs=2, progress=False, ctx=ctx)
+    return result, out, ctx
+
+
+@pytest.mark.slow
+def test_real_batch_runs_every_report(real_batch):
+    result, out, ctx = real_batch
+    assert result.exit_code == 0, result.summary()
+    names = {o.name for o in result.outcomes}
+    assert {"authority", "authority-impact", "authority-families"} <= names
+    assert len([n for n in names if n.startswith("cluster-")]) == 2
+    assert len([n for n in names if n.startswith("family-")]) == 1
+    doc = json.loads((out / "manifest.json").read_text())
+    assert doc["parameters"]["source"] == "synthetic"
+    for o in result.outcomes:
+        sidecar = json.loads((out / f"{o.name}.json").read_text())
+        assert sidecar["headlines"], f"{o.name} recorded no headline"
+    # recorded results match the data, not just the code's own output
+    cl = json.loads((out / f"{result.outcomes[3].name}.json").read_text())
+    who = cl["sections"]["who"]
+    mine = ctx.schools[ctx.schools["cluster"] == who["cluster"]]
+    assert who["n_schools"] == len(mine) and who["roll"] == int(mine["roll"].sum())
+    impact = json.loads((out / "authority-impact.json").read_text())
+    est = impact["sections"]["evaluation"]["estimate"]
+    assert est["ci_low"] < est["estimate"] < est["ci_high"]
+
+
+@pytest.mark.slow
+def test_real_batch_html_is_safe_to_publish(real_batch):
+    result, out, _ = real_batch
+    pages = sorted(out.glob("*.html"))
+    assert len(pages) == len(result.outcomes) + 1          # + index.html
+    n_tables = 0
+    for page in pages:
+        text = page.read_text()
+        assert not PUPIL_ID.search(text), f"pupil identifier in {page.name}"
+        assert 'class="highlight' not in text and "load_context(" not in text, page.name
+        assert "content.cluster_who" not in text and "import " not in text, page.name
+        for header, rows in _html_tables(text):
+            cols = [i for i, h in enumerate(header) if h.startswith(COUNT_HEADERS)]
+            for row in rows:
+                for i in cols:
+                    if i < len(row) and row[i] not in ("", "c"):
+                        value = float(row[i].replace(",", ""))
+                        assert not 1 <= value <= 4, f"count {row[i]} shown in {page.name}"
+            n_tables += bool(cols)
+    assert n_tables >= 8
+    for sidecar in out.glob("*.json"):
+        assert not PUPIL_ID.search(sidecar.read_text()), sidecar.name
+    assert "<img" in (out / f"{result.outcomes[3].name}.html").read_text()

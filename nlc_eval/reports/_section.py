@@ -55,8 +55,17 @@ class Section:
         fn, data, base = self.figures[name]
         if data is None or len(data) == 0:
             return None
-        getattr(plots, fn)(data, **{**base, **kwargs})
-        plt.show()
+        ax = getattr(plots, fn)(data, **{**base, **kwargs})
+        fig = ax.figure if hasattr(ax, "figure") else ax
+        # display the figure as a PNG, whatever the matplotlib backend of the kernel
+        import io
+
+        from IPython.display import Image, display
+
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+        plt.close(fig)
+        display(Image(data=buf.getvalue(), format="png"))
         return None
 
 

@@ -96,8 +96,9 @@ def plan_batch(ctx: ReportContext, *, clusters: Sequence[str] | str | None = "al
     base = {"context": context_dir, "seed": ctx.seed, "data_dir": ctx.official_dir,
             "extracts_dir": ctx.extracts_dir, **(common or {})}
     cluster_ids = resolve_ids(clusters, ctx.clusters, "cluster")
-    family_ids = resolve_ids(families, ctx.family_ids, "family")
-    if families not in (None, [], "all", ["all"]) and ctx.families is None:
+    family_ids = (resolve_ids(families, ctx.family_ids, "family")
+                  if families not in (None, []) else [])
+    if families not in (None, [], "all", ["all"]) and ctx.ensure_families() is None:
         raise ReportError("family reports were asked for but no families were formed: "
                           + "; ".join(ctx.notes))
 

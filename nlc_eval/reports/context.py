@@ -73,6 +73,16 @@ class ReportContext:
     official_dir: str = ""
     extracts_dir: str = ""
     notes: list[str] = field(default_factory=list)
+    families_pending: bool = False
+
+    def ensure_families(self):
+        """Form the families now if the context was built without them (standalone runs)."""
+        if self.families is None and self.families_pending:
+            from nlc_eval.reports import content
+
+            self.families_pending = False
+            self.families = content.form_authority_families(self)
+        return self.families
 
     @property
     def clusters(self) -> list[str]:
@@ -82,7 +92,7 @@ class ReportContext:
     @property
     def family_ids(self) -> list[str]:
         """Family ids, sorted (empty when no families were formed)."""
-        if self.families is None:
+        if self.ensure_families() is None:
             return []
         return sorted(pd.Series(self.families.assignments).dropna().astype(str).unique())
 
@@ -174,6 +184,8 @@ def build_context(data: str | os.PathLike | None = None, extracts: str | os.Path
         from nlc_eval.reports import content
 
         ctx.families = content.form_authority_families(ctx)
+    else:
+        ctx.families_pending = True
     if models:
         from nlc_eval.reports import content
 
@@ -192,7 +204,10 @@ def save_context(ctx: ReportContext, directory: str | os.PathLike) -> Path:
 
 @functools.lru_cache(maxsize=4)
 def _built(data: str, extracts: str, seed: int) -> ReportContext:
-    return build_context(data or None, extracts or None, seed=seed)
+    # standalone: families and authority-wide models are computed only when a section
+    # needs them (a cluster report does not need the families)
+    return build_context(data or None, extracts or None, seed=seed, families=False,
+                         models=False)
 
 
 @functools.lru_cache(maxsize=4)

@@ -11,7 +11,7 @@ from nlc_eval.reports._section import Section, _num, _q1_share, _suppress
 
 
 def _families(ctx):
-    if ctx.families is None:
+    if ctx.ensure_families() is None:
         raise ReportError("no family groups in this context: " + " ".join(ctx.notes))
     return ctx.families
 
@@ -169,9 +169,13 @@ def family_outcomes(ctx, family: str, *, year: int = 0) -> Section:
     att_exp = expected_outcomes(ctx, allo, "attendance_rate").set_index("seed_code")
     acel_exp = expected_outcomes(ctx, allo, "on_track_pct").set_index("seed_code")
     mine = members[["seed_code", "school_name"]].merge(allo, on="seed_code", how="left")
+    for col in ("pupils", "assessed", "on_track", "possible", "attended"):
+        mine[col] = mine[col].fillna(0)
     mine["label"] = mine["school_name"].astype(str)
-    fam_att = mine["attended"].sum() / mine["possible"].sum() * 100
-    fam_on = mine["on_track"].sum() / mine["assessed"].sum() * 100
+    fam_att = (mine["attended"].sum() / mine["possible"].sum() * 100
+               if mine["possible"].sum() else float("nan"))
+    fam_on = (mine["on_track"].sum() / mine["assessed"].sum() * 100
+              if mine["assessed"].sum() else float("nan"))
     t = pd.DataFrame({
         "Pupils": mine["pupils"].astype("Int64").to_numpy(),
         "Attendance %": mine["attendance_rate"].round(1).to_numpy(),
