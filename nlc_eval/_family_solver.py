@@ -135,12 +135,26 @@ def violations(P: Problem, labels: np.ndarray) -> dict[str, int]:
 
 
 def kmeanspp(P: Problem, rng: np.random.Generator) -> np.ndarray:
-    """Weighted greedy k-means++ seeding (scikit-learn's implementation)."""
-    from sklearn.cluster import kmeans_plusplus
-
-    centres, _ = kmeans_plusplus(
-        P.X, P.k, sample_weight=P.w.astype(float), random_state=int(rng.integers(2**31 - 1))
-    )
+    """Weighted greedy k-means++ seeding (``2 + log k`` candidates per centre)."""
+    X, w = P.X, P.w.astype(float)
+    m, k = P.m, P.k
+    trials = 2 + int(np.log(k))
+    centres = np.empty((k, X.shape[1]))
+    first = int(rng.choice(m, p=w / w.sum()))
+    centres[0] = X[first]
+    d2 = np.einsum("ij,ij->i", X - X[first], X - X[first])
+    for c in range(1, k):
+        pot = w * d2
+        total = float(pot.sum())
+        if total <= 0:
+            centres[c:] = X[rng.choice(m, size=k - c)]
+            break
+        cand = np.minimum(np.searchsorted(np.cumsum(pot), rng.random(trials) * total), m - 1)
+        diff = X[None, :, :] - X[cand][:, None, :]
+        dc = np.minimum(d2[None, :], np.einsum("tij,tij->ti", diff, diff))
+        best = int(np.argmin(dc @ w))
+        centres[c] = X[cand[best]]
+        d2 = dc[best]
     return centres
 
 
