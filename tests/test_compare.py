@@ -509,3 +509,30 @@ def test_did_table_uses_nearest_published_years_and_notes_single_years(tmp_path)
     back = json.loads(path.read_text())
     assert back["authority"] == "Home" and back["headlines"]
     assert back["published_years"]["attendance_rate"] == [2019, 2021, 2023, 2024]
+
+
+def test_notebook_is_thin_and_declares_its_parameters():
+    import ast
+    import json
+    from pathlib import Path
+
+    nb = json.loads(
+        (Path(__file__).resolve().parents[1] / "notebooks" / "authority_comparison.ipynb")
+        .read_text()
+    )
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    params = [c for c in code if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(params) == 1
+    source = params[0]["source"]
+    tree = ast.parse(source if isinstance(source, str) else "".join(source))
+    declared = {n.target.id: ast.literal_eval(n.value) for n in tree.body
+                if isinstance(n, ast.AnnAssign)}
+    assert declared["authority"] == "North Lanarkshire"
+    assert declared["baseline_year"] == 2019 and declared["k"] == 5
+    assert declared["data_dir"] == "" and declared["output_json"] == ""
+    for cell in code:
+        text = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+        src = "\n".join(line for line in text.splitlines() if not line.startswith("%"))
+        nodes = list(ast.walk(ast.parse(src)))
+        assert not any(isinstance(n, ast.FunctionDef | ast.Lambda | ast.ClassDef)
+                       for n in nodes)
