@@ -23,8 +23,10 @@ to that row's total; with a total row each column's cells add up to that column'
    in which that cell takes a different value (checked exactly through the null space of the
    relations restricted to the hidden cells);
 4. when the shown totals are consistent, the same holds with non-negativity added: for
-   each hidden cell, the smallest and largest values an intruder can infer by linear
-   programming differ (see :func:`attacker_bounds`).
+   each hidden non-zero count (and each hidden zero when ``zeros="suppress"``) the smallest
+   and largest values an intruder can infer by linear programming differ (see
+   :func:`attacker_bounds`). With ``zeros="show"`` a zero hidden as a secondary cell may be
+   inferable as 0, which the policy treats as not disclosive.
 
 Relations the table does not show (hierarchies across several tables, overlapping groups,
 differences between tables published separately) are outside the guarantee: publish one
@@ -138,12 +140,10 @@ def _determined(block: _Block, hidden: np.ndarray) -> np.ndarray:
     return unknown[~free]
 
 
-def _bounds(block: _Block, hidden: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """Intruder's LP bounds (min, max) for each hidden cell; None if the relations disagree."""
+def _system(block: _Block, hidden: np.ndarray):
+    """The intruder's equations ``A x = b`` over the hidden cells (flat indices)."""
     unknown = np.flatnonzero(hidden.ravel())
     flat = block.values.ravel()
-    if unknown.size == 0:
-        return unknown, np.array([]), np.array([])
     pos = {cell: k for k, cell in enumerate(unknown)}
     a_rows, b = [], []
     for cells, signs in block.lines:
@@ -158,11 +158,40 @@ def _bounds(block: _Block, hidden: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
         if row.any():
             a_rows.append(row)
             b.append(rhs)
+    a_eq = np.vstack(a_rows) if a_rows else np.zeros((0, unknown.size))
+    return unknown, a_eq, np.array(b)
+
+
+def _always_zero(block: _Block, hidden: np.ndarray) -> np.ndarray | None:
+    """Hidden cells that are 0 in every non-negative solution (None: relations disagree).
+
+    One LP: maximise sum(t) with 0 <= t_j <= min(1, x_j). A cell that can be positive in
+    some solution can be positive together with all others (average the solutions), so
+    the optimum has t_j > 0 exactly for the cells that are not forced to 0.
+    """
+    unknown, a_eq, b_eq = _system(block, hidden)
+    n = unknown.size
+    if n == 0 or a_eq.shape[0] == 0:
+        return np.array([], dtype=int)
+    c = np.concatenate([np.zeros(n), -np.ones(n)])
+    a_full = np.hstack([a_eq, np.zeros_like(a_eq)])
+    a_ub = np.hstack([-np.eye(n), np.eye(n)])  # t - x <= 0
+    res = linprog(c, A_ub=a_ub, b_ub=np.zeros(n), A_eq=a_full, b_eq=b_eq,
+                  bounds=[(0, None)] * n + [(0, 1)] * n, method="highs")
+    if res.status != 0:
+        return None
+    return unknown[res.x[n:] < 1e-7]
+
+
+def _bounds(block: _Block, hidden: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Intruder's LP bounds (min, max) for each hidden cell; None if the relations disagree."""
+    unknown, a_eq, b_eq = _system(block, hidden)
+    if unknown.size == 0:
+        return unknown, np.array([]), np.array([])
     lo = np.zeros(unknown.size)
     hi = np.full(unknown.size, np.inf)
-    if not a_rows:
+    if a_eq.shape[0] == 0:
         return unknown, lo, hi
-    a_eq, b_eq = np.vstack(a_rows), np.array(b)
     for k in range(unknown.size):
         c = np.zeros(unknown.size)
         c[k] = 1.0
@@ -199,7 +228,8 @@ def _pick(block: _Block, hidden: np.ndarray, candidates: Iterable[int]) -> int |
     return best
 
 
-def _protect(block: _Block, hidden: np.ndarray, reason: np.ndarray, *, exact: bool) -> None:
+def _protect(block: _Block, hidden: np.ndarray, reason: np.ndarray, *, exact: bool,
+             protect_zeros: bool = False) -> None:
     """Add secondary suppression in place until the guarantee holds."""
     if not (hidden.flags.c_contiguous and reason.flags.c_contiguous):
         raise ValueError("internal: suppression masks must be C-contiguous")
@@ -234,15 +264,22 @@ def _protect(block: _Block, hidden: np.ndarray, reason: np.ndarray, *, exact: bo
         # 2. no hidden cell determined by any combination of lines
         fixed = _determined(block, hidden)
         if fixed.size == 0:
-            # 3. nor pinned by non-negativity
-            bounds = _bounds(block, hidden)
-            if bounds is None:
+            # 3. nor pinned by non-negativity. Only hidden zeros can sit on a bound: find
+            # those forced to 0 (one LP), treat them as known, and repeat the exact test.
+            # With every other hidden cell free in the null space there is a feasible
+            # point with them all positive, so none is pinned.
+            if not (block.values.ravel()[flat_hidden] == 0).any():
                 return
-            unknown, lo, hi = bounds
-            pinned = unknown[(hi - lo) < 0.5]
-            if pinned.size == 0:
+            zero = _always_zero(block, hidden)
+            if zero is None or zero.size == 0:
                 return
-            fixed = pinned
+            rest = hidden.copy()
+            rest.reshape(-1)[zero] = False
+            fixed = _determined(block, rest)
+            if protect_zeros:
+                fixed = np.concatenate([zero, fixed])
+            if fixed.size == 0:
+                return
         target = int(fixed[0])
         candidates = [c for n in cell_lines.get(target, []) for c in block.lines[n][0]]
         cell = _pick(block, hidden, candidates)
@@ -486,7 +523,7 @@ def suppress(
         small = ((size >= 1) & (size < threshold))[:, None] & ~hidden
         reason[small] = "small group"
         hidden |= small
-    _protect(block, hidden, reason, exact=exact)
+    _protect(block, hidden, reason, exact=exact, protect_zeros=zeros == "suppress")
 
     record = []
     for j, c in enumerate(cols):
