@@ -21,6 +21,7 @@ class Section:
     figures: dict[str, tuple[str, pd.DataFrame, dict[str, Any]]] = field(default_factory=dict)
     results: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    views: dict[str, Any] = field(default_factory=dict)
 
     @property
     def text(self) -> str:
@@ -39,6 +40,8 @@ class Section:
 
         from nlc_eval.disclosure import display
 
+        if name in self.views:
+            return self.views[name]
         if name not in self.tables:
             return Markdown(f"_No {name.replace('_', ' ')} table: "
                             f"{' '.join(self.notes) or 'no data.'}_")
@@ -95,3 +98,42 @@ def _q1_share(schools: pd.DataFrame) -> float:
          for i in range(1, 6)]
     total = float(sum(q))
     return q[0] / total if total else float("nan")
+
+
+def view(table: pd.DataFrame, *, rows=None, columns: dict[str, str] | None = None,
+         decimals: int = 1):
+    """Part of a suppressed table, rendered for display (hidden cells as ``c``).
+
+    Rows and columns are picked from the table AFTER suppression, so every report that
+    shows part of the same table hides the same cells (nothing can be recovered by
+    setting two reports side by side).
+
+    Parameters
+    ----------
+    table : DataFrame
+        Output of :func:`nlc_eval.disclosure.suppress` (or a module that called it).
+    rows : list, optional
+        Row labels to keep (default all).
+    columns : dict, optional
+        ``{column: heading}`` to keep and rename (default all, unchanged).
+    """
+    from nlc_eval.disclosure import FOOTNOTE, DisclosureView, format_suppressed
+
+    record = table.attrs.get("disclosure")
+    if not record:
+        raise ValueError("view() needs a table that has been through suppress().")
+    shown = format_suppressed(table, decimals=decimals)
+    if rows is not None:
+        shown = shown.loc[[r for r in rows if r in shown.index]]
+    if columns is not None:
+        shown = shown[[c for c in columns if c in shown.columns]].rename(columns=columns)
+    return DisclosureView(shown, FOOTNOTE.format(threshold=record.get("threshold", 5)))
+
+
+def cell(table: pd.DataFrame, row, column):
+    """A value of a suppressed table as a float, or None when hidden or absent."""
+    try:
+        v = table.loc[row, column]
+    except KeyError:
+        return None
+    return _num(v)
