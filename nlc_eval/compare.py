@@ -42,7 +42,6 @@ from nlc_eval.comparators import (
     OUTCOMES,
     _check_unique,
     _require,
-    acel_outcomes,
     baseline_features,
     harmonise_authorities,
     higher_is_better,
@@ -52,6 +51,7 @@ from nlc_eval.comparators import (
     select_comparators,
     virtual_comparator,
 )
+from nlc_eval.compare_acel import acel_outcomes
 from nlc_eval.errors import DataError, ImpactError
 
 __all__ = [
