@@ -50,9 +50,20 @@ def form_authority_families(ctx, *, size=None):
 
 
 def authority_models(ctx) -> dict[str, Any]:
-    """Authority-wide models computed once per batch: attendance effects by cluster."""
+    """Authority-wide work computed once per batch.
+
+    Attendance effects (authority, by level, by cluster) and, when the tracking module is
+    installed, the supports dashboard and drivers' measures of every cluster.
+    """
     panel = impact_models.attendance_panel(ctx)
-    return {"effects": impact_models.effects_table(ctx, panel=panel)}
+    models: dict[str, Any] = {"effects": impact_models.effects_table(ctx, panel=panel)}
+    try:
+        from nlc_eval import tracking
+    except ImportError:
+        return models
+    models["summary"] = tracking.support_summary(ctx.data.supports, by="cluster")
+    models["drivers"] = tracking.driver_measures(ctx.data, by="cluster")
+    return models
 
 
 def _effects(ctx, cluster: str | None) -> pd.DataFrame:
