@@ -296,7 +296,9 @@ def real_batch(tmp_path_factory):
     from nlc_eval.reports.batch import run_batch
     from nlc_eval.reports.context import build_context
 
-    ctx = build_context(None, None, seed=0)   # synthetic estate and pupils
+    with pytest.MonkeyPatch.context() as mp:     # the synthetic estate, even under make test
+        mp.delenv("NLC_EVAL_OFFICIAL_DATA", raising=False)
+        ctx = build_context(None, None, seed=0)
     out = tmp_path_factory.mktemp("reports")
     clusters = ctx.clusters[:2]
     result = run_batch(clusters=clusters, families=[ctx.family_ids[0]], authority=True,
