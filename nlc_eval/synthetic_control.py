@@ -265,7 +265,8 @@ class SyntheticControlResult:
     def sentence(self) -> str:
         """Plain-English summary with the placebo p-value and fit quality."""
         lo, hi = self.placebo_interval()
-        donors = ", ".join(f"{k} ({v:.0%})" for k, v in self.weights.head(3).items() if v >= 0.005)
+        top = self.weights.head(3)
+        donors = ", ".join(f"{k} ({v:.0%})" for k, v in top[top >= 0.005].items())
         what = (
             "changed relative to its pre-period difference from" if self.intercept
             else "differed from"
