@@ -160,6 +160,11 @@ def did(df: pd.DataFrame, outcome: str, treated: str, unit: str, time: str,
         "no anticipation: outcomes did not change before support started",
         "no spill-over from treated to comparison units",
     ]
+    if cluster:
+        n_tc = int(pd.Series(clusters[d == 1]).nunique())
+        if n_tc < 10:
+            assumptions.append(f"only {n_tc} clusters contain treated units: even the wild "
+                               "cluster bootstrap can mislead with so few treated clusters")
     if starts > 1:
         assumptions.append(
             f"treatment starts at {starts} different times: the two-way fixed-effects estimate "

@@ -197,6 +197,11 @@ def event_study(df: pd.DataFrame, outcome: str, unit: str, time: str, first_trea
         "comparisons are never-treated" + (" or not-yet-treated" if control == "notyet" else "")
         + " units only, so staggered starts do not contaminate the estimate",
     ]
+    if clusters is not None:
+        n_tc = len(np.unique(clusters[treated_units]))
+        if n_tc < 10:
+            assumptions.append(f"only {n_tc} clusters contain treated units: cluster-robust "
+                               "intervals can be too narrow with so few treated clusters")
     if pre and p_pre < 0.05:
         assumptions.append(f"WARNING: the pre-trend test rejects parallel trends (p = "
                            f"{p_pre:.3f}); treat the estimate with caution")

@@ -42,7 +42,9 @@ def _fit(data, fixed, n_levels):
                         vc_formula=vc or None)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        res = model.fit(reml=True, method=["lbfgs", "powell"])
+        res = model.fit(reml=True)
+        if not res.converged:
+            res = model.fit(reml=True, method=["powell", "nm"])
     notes = sorted({str(w.message).split("\n")[0] for w in caught
                     if "Convergence" in type(w.message).__name__
                     or "boundary" in str(w.message)})
