@@ -169,7 +169,8 @@ def narrative(
         "comparator* is their weighted average.",
     ]
     pooled = gaps.loc[gaps["sector"] == "all"] if "sector" in gaps else gaps
-    latest = pooled.sort_values("year").groupby("outcome").tail(1)
+    latest = pooled.sort_values("year").groupby("outcome").tail(1).set_index("outcome")
+    latest = latest.reindex([o for o in cmp.outcomes if o in latest.index]).reset_index()
     for _, row in latest.iterrows():
         parts.append("- " + gap_sentence(row, cmp.authority))
     if dids:
