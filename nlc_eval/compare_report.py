@@ -256,6 +256,8 @@ def key_results(
             "placebo_range_90": [lo, hi],
             "p_value": sc.p_value,
             "p_value_filtered": sc.p_value_filtered,
+            "p_value_effect": sc.p_value_effect,
+            "ratio_informative": sc.ratio_informative,
             "pre_rmspe": sc.pre_rmspe,
             "n_units": sc.n_units,
             "weights": sc.weights[sc.weights > 0.005].round(4).to_dict(),
