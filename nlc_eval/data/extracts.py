@@ -62,7 +62,7 @@ COLUMNS: dict[str, dict[str, str]] = {
                  "status": "str", "sessions_planned": "int", "sessions_attended": "int"},
 }
 #: Optional official-style columns of ``schools`` and their kinds.
-SCHOOL_OPTIONAL = {"roll": "Int", "simd_q1": "Int", "simd_q2": "Int", "simd_q3": "Int",
+SCHOOL_OPTIONAL = {"year": "Int", "roll": "Int", "simd_q1": "Int", "simd_q2": "Int", "simd_q3": "Int",
                    "simd_q4": "Int", "simd_q5": "Int", "simd_unknown": "Int",
                    "fsm_pct": "float", "attendance_rate": "float", "asn": "Int", "eal": "Int"}
 #: Columns that may be blank.
@@ -149,12 +149,16 @@ def pseudonymise(ids: Iterable, salt: str | bytes, *, prefix: str = "P",
     if not 8 <= int(length) <= 64:
         raise DataError(f"length={length} is outside 8-64 hex digits.", fix="use length=16.")
     out, seen = [], {}
+    keyed = hmac.new(key, digestmod=hashlib.sha256)
+    n = int(length)
     for i, raw in enumerate(ids):
-        if raw is None or (isinstance(raw, float) and np.isnan(raw)) or raw is pd.NA:
+        if raw is None or raw is pd.NA or (isinstance(raw, float) and np.isnan(raw)):
             raise DataError("an identifier is missing.", row=i,
                             fix="remove or complete the record before pseudonymising.")
         text = str(raw).strip()
-        token = prefix + hmac.new(key, text.encode(), hashlib.sha256).hexdigest()[:length].upper()
+        h = keyed.copy()
+        h.update(text.encode())
+        token = prefix + h.hexdigest()[:n].upper()
         if seen.setdefault(token, text) != text:
             raise DataError("two identifiers share a pseudonym.", row=i,
                             fix="use a larger length.")
@@ -204,6 +208,24 @@ def _where(ex: Extracts, table: str, index) -> dict:
     return {"file": src, "table": table, "row": row}
 
 
+def _infer(s: pd.Series) -> pd.Series:
+    """Type of an extra (undocumented) column read as text: numbers or true/false if every
+    non-blank cell is one, else text unchanged."""
+    if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+        return s
+    txt = s.astype(str).str.strip().where(s.notna())
+    blank = txt.isna() | (txt == "")
+    if blank.all():
+        return s
+    num = pd.to_numeric(txt.where(~blank), errors="coerce")
+    if not (num.isna() & ~blank).any():
+        return num
+    low = txt.str.lower()
+    if low[~blank].isin({"true", "false"}).all() and not blank.any():
+        return low == "true"
+    return s
+
+
 def _coerce(df: pd.DataFrame, table: str, ex: Extracts) -> pd.DataFrame:
     cols = dict(COLUMNS[table])
     if table == "schools":
@@ -216,6 +238,9 @@ def _coerce(df: pd.DataFrame, table: str, ex: Extracts) -> pd.DataFrame:
                         fix=f"add the column; the {table} table needs "
                         f"{', '.join(COLUMNS[table])} (see data/README.md).")
     out = df.copy()
+    for col in out.columns:
+        if col not in cols:
+            out[col] = _infer(out[col])
     for col, kind in cols.items():
         s = out[col]
         textual = not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)

@@ -170,8 +170,9 @@ def _describe(sup: pd.DataFrame, people: pd.DataFrame, years: list[int],
     u = rng.random(n)
     driver = np.where(u < 0.10, "community_leadership",
                       np.where(rng.random(n) < p_wellbeing, "wellbeing", "attainment"))
-    starts = np.array([term_start(y, t) for y, t in zip(sup["start_year"], sup["start_term"],
-                                                        strict=True)], dtype="datetime64[ns]")
+    key = sup["start_year"].to_numpy() * 10 + sup["start_term"].to_numpy()
+    first_day = {k: np.datetime64(term_start(k // 10, k % 10), "ns") for k in np.unique(key)}
+    starts = np.array([first_day[k] for k in key], dtype="datetime64[ns]")
     offset = rng.integers(0, 36, n)
     offset[second_rows] = np.minimum(offset[second_rows] + rng.integers(0, 15, second_rows.sum()),
                                      49)
