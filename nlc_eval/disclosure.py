@@ -18,15 +18,17 @@ to that row's total; with a total row each column's cells add up to that column'
 
 1. no visible count lies in ``1 .. threshold-1``;
 2. no relation (row or column) has exactly one hidden cell, counting its total as a cell;
-3. stronger: no hidden count is determined by *any combination* of the relations. For every
-   hidden cell there is another table, agreeing with every shown value and every relation,
-   in which that cell takes a different value (checked exactly through the null space of the
-   relations restricted to the hidden cells);
+3. stronger: no hidden non-zero count is determined by *any combination* of the
+   relations, even for an intruder who knows which hidden cells are zero. For every such
+   cell there is another table, agreeing with every shown value, every relation and the
+   zeros, in which that cell takes a different value (checked exactly through the null
+   space of the relations restricted to the hidden non-zero cells). With
+   ``zeros="suppress"`` zeros are secret too and every hidden cell is protected;
 4. when the shown totals are consistent, the same holds with non-negativity added: for
-   each hidden non-zero count (and each hidden zero when ``zeros="suppress"``) the smallest
-   and largest values an intruder can infer by linear programming differ (see
-   :func:`attacker_bounds`). With ``zeros="show"`` a zero hidden as a secondary cell may be
-   inferable as 0, which the policy treats as not disclosive.
+   each hidden non-zero count (and each hidden zero when ``zeros="suppress"``, checked
+   with one linear programme) the smallest and largest values an intruder can infer
+   differ (see :func:`attacker_bounds`). With ``zeros="show"`` a hidden zero may be
+   inferable as 0, which that policy treats as not disclosive.
 
 Relations the table does not show (hierarchies across several tables, overlapping groups,
 differences between tables published separately) are outside the guarantee: publish one
@@ -261,13 +263,15 @@ def _protect(block: _Block, hidden: np.ndarray, reason: np.ndarray, *, exact: bo
                     changed = True
         if not exact:
             return
-        # 2. no hidden cell determined by any combination of lines
-        fixed = _determined(block, hidden)
-        if fixed.size == 0:
-            # 3. nor pinned by non-negativity. Only hidden zeros can sit on a bound: find
-            # those forced to 0 (one LP), treat them as known, and repeat the exact test.
-            # With every other hidden cell free in the null space there is a feasible
-            # point with them all positive, so none is pinned.
+        # 2. no hidden cell determined by any combination of lines. With zeros shown by
+        # policy, the intruder is assumed to know which hidden cells are zero.
+        unknown = hidden if protect_zeros else hidden & (block.values != 0)
+        fixed = _determined(block, unknown)
+        if fixed.size == 0 and protect_zeros:
+            # 3. nor pinned by non-negativity: only hidden zeros can sit on a bound. Find
+            # those forced to 0 (one LP), and repeat the exact test treating them as known.
+            # Every other hidden cell is then free in the null space and positive, so none
+            # is pinned.
             if not (block.values.ravel()[flat_hidden] == 0).any():
                 return
             zero = _always_zero(block, hidden)
@@ -275,22 +279,27 @@ def _protect(block: _Block, hidden: np.ndarray, reason: np.ndarray, *, exact: bo
                 return
             rest = hidden.copy()
             rest.reshape(-1)[zero] = False
-            fixed = _determined(block, rest)
-            if protect_zeros:
-                fixed = np.concatenate([zero, fixed])
-            if fixed.size == 0:
-                return
-        target = int(fixed[0])
-        candidates = [c for n in cell_lines.get(target, []) for c in block.lines[n][0]]
-        cell = _pick(block, hidden, candidates)
-        if cell is None:  # widen the search to every visible cell
-            cell = _pick(block, hidden, range(flat_hidden.size))
-        if cell is None:
-            raise DisclosureError(
-                "cannot protect the table: every cell is already suppressed yet a value is "
-                "still determined. Fix: publish without totals or merge categories."
-            )
-        hide(cell)
+            fixed = np.concatenate([zero, _determined(block, rest)])
+        if fixed.size == 0:
+            return
+        touched: set[int] = set()
+        for target in (int(t) for t in fixed):
+            lines = cell_lines.get(target, [])
+            if touched.intersection(lines):
+                continue  # a partner was just added on one of its lines: re-check first
+            candidates = [c for n in lines for c in block.lines[n][0]]
+            cell = _pick(block, hidden, candidates)
+            if cell is None:  # widen the search to every visible cell
+                cell = _pick(block, hidden, range(flat_hidden.size))
+            if cell is None:
+                raise DisclosureError(
+                    "cannot protect the table: every cell is already suppressed yet a "
+                    "value is still determined. Fix: publish without totals or merge "
+                    "categories."
+                )
+            hide(cell)
+            touched.update(lines)
+            touched.update(cell_lines.get(cell, []))
 
 
 # ---------------------------------------------------------------------------
