@@ -254,3 +254,10 @@ def test_booleans_accept_common_spellings(small):
     got = validate_extracts(ex)
     assert got.pupils["fsm"].tolist() == small.pupils["fsm"].tolist()
     assert got.pupils["eal"].tolist() == small.pupils["eal"].tolist()
+
+
+def test_dates_in_uk_order_are_read_day_first(small):
+    ex = _copy(small)
+    ex.supports["start_date"] = ex.supports["start_date"].dt.strftime("%d/%m/%Y")
+    got = validate_extracts(ex)
+    assert got.supports["start_date"].tolist() == small.supports["start_date"].tolist()

@@ -226,6 +226,16 @@ def _infer(s: pd.Series) -> pd.Series:
     return s
 
 
+def _dates(s: pd.Series) -> pd.Series:
+    """Parse ISO dates (``2023-09-01``, with or without a time) and UK dates
+    (``01/09/2023`` = 1 September); anything else becomes NaT (and is reported)."""
+    iso = pd.to_datetime(s, errors="coerce", format="ISO8601")
+    uk = s.str.fullmatch(r"\d{1,2}/\d{1,2}/\d{4}").fillna(False).astype(bool)
+    if uk.any():
+        iso[uk] = pd.to_datetime(s[uk], errors="coerce", format="%d/%m/%Y")
+    return iso
+
+
 def _coerce(df: pd.DataFrame, table: str, ex: Extracts) -> pd.DataFrame:
     cols = dict(COLUMNS[table])
     if table == "schools":
@@ -264,7 +274,7 @@ def _coerce(df: pd.DataFrame, table: str, ex: Extracts) -> pd.DataFrame:
             out[col] = txt.astype(str)
             continue
         if kind == "date":
-            val = pd.to_datetime(s.where(~blank), errors="coerce", format="mixed", dayfirst=False)
+            val = _dates(s.where(~blank)) if textual else pd.to_datetime(s, errors="coerce")
         elif kind in ("bool", "boolean") and not textual:
             val = s.astype("boolean")
         elif kind in ("bool", "boolean"):
@@ -280,7 +290,7 @@ def _coerce(df: pd.DataFrame, table: str, ex: Extracts) -> pd.DataFrame:
             bad = bad | frac
         if bad.any():
             i = s.index[bad.to_numpy()][0]
-            expected = {"date": "a date (YYYY-MM-DD)", "bool": "true/false (or yes/no, 1/0)",
+            expected = {"date": "a date (YYYY-MM-DD or DD/MM/YYYY)", "bool": "true/false (or yes/no, 1/0)",
                         "boolean": "true/false or blank", "int": "a whole number",
                         "Int": "a whole number or blank", "float": "a number"}[kind]
             raise DataError(f"{s[i]!r} is not {expected} ({int(bad.sum())} such value(s)).",
