@@ -11,6 +11,7 @@ Prints a small table (median seconds over the repeats, with min and max) and, wi
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import tempfile
@@ -61,7 +62,8 @@ def main(argv=None) -> int:
     lines = [
         "# Synthetic authority benchmark",
         "",
-        f"python {platform.python_version()}, {platform.machine()}, "
+        f"python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} cores, "
+        f"load average at the end {os.getloadavg()[0]:.1f} (shared machine), "
         f"repeats: {args.repeat} (write/load: 1). Command: "
         "`python benchmarks/bench_synthetic.py" + (" --official DIR" if args.official else "")
         + "`",
