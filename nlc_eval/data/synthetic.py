@@ -306,6 +306,9 @@ def authority(schools: pd.DataFrame | None = None, seed: int = 0, effects=None, 
         "observables": ["prior-session attendance rate", "prior-session exclusion", "SIMD "
                         "quintile 1", "asn", "care_experienced", "fsm"],
         "start_rate_per_term": float(START_RATE),
+        "note": "selection uses the previous session's realised attendance, which includes "
+        "transitory shocks: conditioning on the observables gives unbiased comparisons; a "
+        "difference in differences without it is biased upwards (regression to the mean)",
     }
     return Authority(schools=schools_out, pupils=pupils, attendance=attendance,
                      attainment=attain, supports=supports, truth=truth, selection=selection,
