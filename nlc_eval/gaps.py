@@ -69,7 +69,7 @@ def newcombe(x1: float, n1: float, x2: float, n2: float,
     Examples
     --------
     >>> d, lo, hi = newcombe(56, 70, 48, 80)   # Newcombe (1998), example (a), reversed
-    >>> round(-d, 4), round(-hi, 4), round(-lo, 4)
+    >>> round(float(-d), 4), round(float(-hi), 4), round(float(-lo), 4)
     (0.2, 0.0524, 0.3339)
     """
     z = stats.norm.ppf(0.5 + level / 2)
