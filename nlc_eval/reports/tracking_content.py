@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 
+import pandas as pd
+
 from nlc_eval import narrative
 from nlc_eval.reports._section import Section, cell, view
 
@@ -143,15 +145,82 @@ def cluster_drivers(ctx, cluster: str) -> Section:
     return sec
 
 
+GAP_COLUMNS = {
+    "n_low": "Pupils in SIMD Q1", "attendance_low": "Attendance % (Q1)",
+    "n_high": "Pupils in SIMD Q5", "attendance_high": "Attendance % (Q5)",
+    "gap": "Gap (points)", "gap_lo": "95% CI from", "gap_hi": "95% CI to",
+}
+ACEL_GAP_COLUMNS = {
+    "n_low": "Pupils assessed in SIMD Q1", "pct_low": "On track % (Q1)",
+    "n_high": "Pupils assessed in SIMD Q5", "pct_high": "On track % (Q5)",
+    "gap": "Gap (points)", "gap_lo": "95% CI from", "gap_hi": "95% CI to",
+}
+
+
+def _gap_tables(ctx, sec: Section, by: str):
+    gaps = _module("gaps", sec, "gap analysis")
+    if gaps is None:
+        return None
+    key = f"gaps_{by}"
+    if key not in ctx.models:
+        ctx.models[key] = {
+            "attendance": gaps.attendance_gap(ctx.data, by=by),
+            "literacy": gaps.attainment_gap(ctx.data, organiser="literacy", by=by),
+            "numeracy": gaps.attainment_gap(ctx.data, organiser="numeracy", by=by),
+        }
+    return ctx.models[key]
+
+
+def _gap_section(sec: Section, tables: dict, group) -> None:
+    """Sentences, views and figure data of the gaps for one group (all sessions)."""
+    for name, table in tables.items():
+        rows = [r for r in table.index if r[0] == group]
+        if not rows:
+            continue
+        cols = GAP_COLUMNS if name == "attendance" else ACEL_GAP_COLUMNS
+        sec.views[name] = view(table, rows=rows, columns=cols)
+        last = rows[-1]
+        what = "attendance" if name == "attendance" else f"{name} (share on track)"
+        sentence = narrative.gap_sentence(
+            what, cell(table, last, "gap"), cell(table, last, "gap_lo"),
+            cell(table, last, "gap_hi"), unit="percentage points")
+        sec.sentences.append(f"In {last[1]}/{str(int(last[1]) + 1)[-2:]}, t{sentence[1:]}")
+        sec.results[name] = {str(r[1]): {k: cell(table, r, k) for k in ("gap", "gap_lo",
+                                                                         "gap_hi")}
+                             for r in rows}
+    if "attendance" in tables:
+        t = tables["attendance"]
+        rows = [r for r in t.index if r[0] == group]
+        fig = pd.DataFrame({"session": [int(r[1]) for r in rows],
+                            "gap": [cell(t, r, "gap") for r in rows],
+                            "lo": [cell(t, r, "gap_lo") for r in rows],
+                            "hi": [cell(t, r, "gap_hi") for r in rows]}).astype(float)
+        sec.figures["trend"] = ("trend", fig, {
+            "x": "session", "y": "gap", "low": "lo", "high": "hi",
+            "unit": "percentage points",
+            "title": "Attendance gap between SIMD quintiles 5 and 1, by session"})
+    sec.sentences.append("A positive gap means pupils in the most deprived fifth (SIMD "
+                         "quintile 1) are behind those in the least deprived fifth.")
+    sec.results["headlines"] = sec.sentences[:1]
+
+
 def cluster_gaps(ctx, cluster: str) -> Section:
     """Attendance and attainment gaps between SIMD quintiles 1 and 5 in one cluster."""
+    from nlc_eval.reports.content import check_cluster
+
+    cluster = check_cluster(ctx, cluster)
     sec = Section()
-    _module("gaps", sec, "gap analysis")
+    tables = _gap_tables(ctx, sec, "cluster")
+    if tables is not None:
+        _gap_section(sec, tables, cluster)
     return sec
 
 
 def authority_gaps(ctx) -> Section:
     """Attendance and attainment gaps across the authority."""
     sec = Section()
-    _module("gaps", sec, "gap analysis")
+    tables = _gap_tables(ctx, sec, "authority")
+    if tables is not None:
+        group = next(iter(tables["attendance"].index))[0]
+        _gap_section(sec, tables, group)
     return sec
