@@ -33,7 +33,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 bench: $(STAMP)
-	NLC_EVAL_OFFICIAL_DATA=$(OFFICIAL) $(BIN)/python benchmarks/run_all.py
+	for b in benchmarks/bench_*.py; do NLC_EVAL_OFFICIAL_DATA=$(OFFICIAL) $(BIN)/python $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) reports/*.html reports/*.ipynb reports/*.json build *.egg-info
