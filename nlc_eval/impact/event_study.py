@@ -182,8 +182,13 @@ def event_study(df: pd.DataFrame, outcome: str, unit: str, time: str, first_trea
         k = len(pre)
         if dfree is None:
             p_pre = float(stats.chi2.sf(wald, k))
+        elif dfree + 1 > k:
+            # few clusters: Hotelling T-squared scaling of the cluster-robust Wald statistic,
+            # F = (G - k) / (k (G - 1)) * W ~ F(k, G - k); the plain F(k, G - 1) over-rejects
+            g = dfree + 1
+            p_pre = float(stats.f.sf((g - k) / (k * (g - 1)) * wald, k, g - k))
         else:
-            p_pre = float(stats.f.sf(wald / k, k, dfree))
+            p_pre = float("nan")
     else:
         wald, k, p_pre = float("nan"), 0, float("nan")
     est, s = float(theta[-1]), float(se[-1])
