@@ -121,7 +121,7 @@ def execute_job(job: ReportJob, out_dir: str | Path, staging: str | Path,
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    out_dir, staging = Path(out_dir), Path(staging)
+    out_dir, staging = Path(out_dir).resolve(), Path(staging).resolve()
     staging.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     params = dict(job.parameters)
