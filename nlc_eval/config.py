@@ -43,4 +43,5 @@ def official_data_dir(path: str | os.PathLike | None = None, *, required: bool =
             file=p,
             fix=f"check the path given with --data or {ENV_OFFICIAL}.",
         )
-    return p
+    # absolute, so notebooks and kernels running in another directory find the same files
+    return p.resolve()

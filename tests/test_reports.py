@@ -135,6 +135,30 @@ def test_manifest_records_parameters_hashes_versions_durations(batch):
     assert all(r["duration_s"] > 0 for r in doc["reports"])
 
 
+def test_relative_out_with_warm_kernels(tiny, tmp_path, monkeypatch):
+    """A relative --out (as ``make demo`` uses) must not depend on the kernel's directory."""
+    monkeypatch.chdir(tmp_path)
+    jobs = [ReportJob(name=f"r-{i}", notebook=str(tiny), parameters={"x": i}, kind="cluster",
+                      ident=str(i)) for i in (1, 2, 3)]
+    result = run_jobs(jobs, "rel/out", n_jobs=2, warm=True, progress=False)
+    assert result.exit_code == 0, result.summary()
+    out = tmp_path / "rel" / "out"
+    for i in (1, 2, 3):
+        assert json.loads((out / f"r-{i}.json").read_text())["x"] == i
+        assert (out / f"r-{i}.html").is_file()
+    # nothing written beside the notebook (the kernel's working directory)
+    assert not list(Path(tiny).parent.glob("r-*.json"))
+
+
+def test_relative_data_dir_reaches_notebooks_as_absolute(tmp_path, monkeypatch):
+    from nlc_eval.config import official_data_dir
+
+    (tmp_path / "official").mkdir()
+    monkeypatch.chdir(tmp_path)
+    got = official_data_dir("official")
+    assert got.is_absolute() and got == (tmp_path / "official").resolve()
+
+
 def test_atomic_write_keeps_old_file_when_replace_fails(tmp_path, monkeypatch):
     target = tmp_path / "r.html"
     target.write_text("old")
@@ -331,7 +355,7 @@ def test_real_batch_runs_every_report(real_batch):
 
 @pytest.mark.slow
 def test_real_batch_html_is_safe_to_publish(real_batch):
-    result, out, _ = real_batch
+    result, out, ctx = real_batch
     pages = sorted(out.glob("*.html"))
     assert len(pages) == len(result.outcomes) + 1          # + index.html
     n_tables = 0
@@ -353,3 +377,7 @@ def test_real_batch_html_is_safe_to_publish(real_batch):
     for sidecar in out.glob("*.json"):
         assert not PUPIL_ID.search(sidecar.read_text()), sidecar.name
     assert "<img" in (out / f"{result.outcomes[3].name}.html").read_text()
+    # the batch's own publication gate agrees with this independent scan
+    from nlc_eval.reports.publication import PublicationCheck, scan_directory
+
+    assert scan_directory(out, PublicationCheck.for_ids(ctx.data.pupils["pupil_id"])) == {}

@@ -8,7 +8,10 @@ starts do not contaminate the estimates. Effects are aggregated by event time e 
 (weights proportional to cohort size) and overall (all post-treatment cells).
 
 Inference uses the influence function of each aggregate, summed within clusters (default:
-units), with the t(G-1) reference distribution when there are fewer than 50 clusters.
+units), with the t(G-1) reference distribution when there are fewer than 50 clusters. The
+joint pre-trend test is then a wild cluster bootstrap of the studentised Wald statistic with
+the null imposed: its asymptotic version rejected parallel trends about 30% of the time at
+the 5% level when cohorts sat in one to four treated clusters.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from nlc_eval.errors import ImpactError
 
 from . import _validate as v
 from .estimate import Estimate
-from .inference import critical_value, if_inference, p_from_t
+from .inference import critical_value, if_inference, p_from_t, wild_wald_means
 
 
 def _first_period(df: pd.DataFrame, unit: str, first_treated: str, times: np.ndarray):
@@ -50,6 +53,7 @@ def _first_period(df: pd.DataFrame, unit: str, first_treated: str, times: np.nda
 def event_study(df: pd.DataFrame, outcome: str, unit: str, time: str, first_treated: str, *,
                 control: str = "notyet", cluster: str | None = None,
                 window: tuple[int, int] | None = None, conf_level: float = 0.95,
+                n_boot: int = 999, random_state: int | None = 0,
                 outcome_label: str | None = None, units: str = "",
                 treated_label: str = "treated units",
                 control_label: str = "comparison units") -> Estimate:
@@ -71,6 +75,9 @@ def event_study(df: pd.DataFrame, outcome: str, unit: str, time: str, first_trea
     window : (int, int), optional
         Smallest and largest event time to report (default all).
     conf_level : float
+    n_boot, random_state : int
+        Draws and seed of the wild cluster bootstrap of the pre-trend test, used when there
+        are fewer than 50 clusters.
     outcome_label, units, treated_label, control_label : str
         Wording of :meth:`Estimate.sentence`.
 
@@ -80,8 +87,9 @@ def event_study(df: pd.DataFrame, outcome: str, unit: str, time: str, first_trea
         The headline effect averages all post-treatment group-time effects (weights
         proportional to cohort size). ``terms`` holds one row per event time (column
         ``event_time``; e = -1 is the reference, fixed at 0). ``extra`` holds the pre-trend
-        test (``pretrend_stat``, ``pretrend_df``, ``pretrend_p``) and the group-time table
-        ``group_time`` (a DataFrame).
+        test (``pretrend_stat``, ``pretrend_df``, ``pretrend_p``, ``pretrend_method``), the
+        number of clusters holding each cohort's treated units (``cohort_clusters``) and
+        the group-time table ``group_time`` (a DataFrame).
     """
     v.require_frame(df)
     cols = [outcome, unit, time, first_treated] + ([cluster] if cluster else [])
@@ -114,7 +122,11 @@ def event_study(df: pd.DataFrame, outcome: str, unit: str, time: str, first_trea
         raise ImpactError("every unit is eventually treated, so there are no never-treated "
                           "comparisons. Fix: use control='notyet'.")
     cohorts = np.unique(gidx[treated_units]).astype(int)
-    rows, psis = [], []
+    clusters = None
+    if cluster:
+        clusters = df.groupby(unit, sort=False)[cluster].first().reindex(wide.index).to_numpy()
+    codes = np.unique(clusters, return_inverse=True)[1] if clusters is not None else None
+    rows, psis, pre_cells = [], [], []
     for g in cohorts:
         base = g - 1
         in_g = gidx == g
@@ -136,6 +148,9 @@ def event_study(df: pd.DataFrame, outcome: str, unit: str, time: str, first_trea
             rows.append({"cohort": times[g], "period": times[t], "event_time": t - g,
                          "att": m_t - m_c, "n_cohort": n_t, "n_comparison": n_c})
             psis.append(psi)
+            if t < base and codes is not None:
+                used = tr | cc
+                pre_cells.append((len(rows) - 1, (dy[used], tr[used], codes[used])))
     if not rows:
         raise ImpactError("no cohort has a comparison group in any period. Fix: include "
                           "never-treated units or units treated later.")
@@ -155,9 +170,6 @@ def event_study(df: pd.DataFrame, outcome: str, unit: str, time: str, first_trea
                           "Fix: extend the panel past the start of treatment.")
     A[post, -1] = gt.loc[post, "n_cohort"] / gt.loc[post, "n_cohort"].sum()
     theta = gt["att"].to_numpy() @ A
-    clusters = None
-    if cluster:
-        clusters = df.groupby(unit, sort=False)[cluster].first().reindex(wide.index).to_numpy()
     inf = if_inference(PSI @ A, clusters)
     V, dfree, G = inf["vcov"], inf["df"], inf["n_clusters"]
     se = np.sqrt(np.diag(V))
@@ -182,15 +194,24 @@ def event_study(df: pd.DataFrame, outcome: str, unit: str, time: str, first_trea
         k = len(pre)
         if dfree is None:
             p_pre = float(stats.chi2.sf(wald, k))
-        elif dfree + 1 > k:
-            # few clusters: Hotelling T-squared scaling of the cluster-robust Wald statistic,
-            # F = (G - k) / (k (G - 1)) * W ~ F(k, G - k); the plain F(k, G - 1) over-rejects
-            g = dfree + 1
-            p_pre = float(stats.f.sf((g - k) / (k * (g - 1)) * wald, k, g - k))
+            pre_method = f"cluster-robust Wald test, chi-squared({k})"
         else:
-            p_pre = float("nan")
+            # few clusters: the asymptotic (and Hotelling-scaled) tests over-reject when a
+            # cohort sits in a handful of clusters, so the p-value comes from a wild cluster
+            # bootstrap of the studentised Wald statistic with the null imposed
+            A_pre = A[np.ix_([r for r, _ in pre_cells], pre)]
+            wb = wild_wald_means([c for _, c in pre_cells], A_pre, codes, G, wald,
+                                 n_boot=n_boot, random_state=random_state)
+            p_pre = wb["p_value"]
+            pre_method = (f"wild cluster bootstrap of the Wald statistic ({wb['weights']} "
+                          f"weights, {n_boot} draws, seed {random_state}, null imposed)")
     else:
-        wald, k, p_pre = float("nan"), 0, float("nan")
+        wald, k, p_pre, pre_method = float("nan"), 0, float("nan"), "no pre-treatment periods"
+    cohort_clusters = {}
+    if clusters is not None:
+        for g in cohorts:
+            key = times[g].item() if hasattr(times[g], "item") else times[g]
+            cohort_clusters[key] = int(len(np.unique(clusters[gidx == g])))
     est, s = float(theta[-1]), float(se[-1])
     inference = (f"influence-function standard errors clustered by "
                  f"{cluster or unit} ({G} clusters)"
@@ -207,6 +228,13 @@ def event_study(df: pd.DataFrame, outcome: str, unit: str, time: str, first_trea
         if n_tc < 10:
             assumptions.append(f"only {n_tc} clusters contain treated units: cluster-robust "
                                "intervals can be too narrow with so few treated clusters")
+        thin = {c: n for c, n in cohort_clusters.items() if n < 5}
+        if thin:
+            listed = ", ".join(f"{c} ({n})" for c, n in thin.items())
+            assumptions.append(
+                f"cohorts whose treated units sit in fewer than 5 {cluster} values: {listed}; "
+                "their effects and the pre-trend test rest on very few clusters, so a pre-trend "
+                "test that does not reject is weak evidence of parallel trends")
     if pre and p_pre < 0.05:
         assumptions.append(f"WARNING: the pre-trend test rejects parallel trends (p = "
                            f"{p_pre:.3f}); treat the estimate with caution")
@@ -221,5 +249,6 @@ def event_study(df: pd.DataFrame, outcome: str, unit: str, time: str, first_trea
         conf_level=conf_level, inference=inference, assumptions=assumptions,
         treated_label=treated_label, control_label=control_label, terms=terms,
         extra={"pretrend_stat": wald, "pretrend_df": k, "pretrend_p": p_pre,
+               "pretrend_method": pre_method, "cohort_clusters": cohort_clusters,
                "n_cohorts": int(len(cohorts)), "n_clusters": G, "group_time": gt},
     )

@@ -233,6 +233,59 @@ def if_inference(psi: np.ndarray, clusters=None, *, conf_level: float = 0.95,
     return {"vcov": V, "df": df, "n_clusters": G}
 
 
+def wild_wald_means(cells: list[tuple[np.ndarray, np.ndarray, np.ndarray]], A: np.ndarray,
+                    codes: np.ndarray, n_clusters: int, wald: float, *, n_boot: int = 999,
+                    weights: str = "auto", random_state: int | None = 0) -> dict:
+    """Wild cluster bootstrap p-value of a joint Wald test that mean differences are zero.
+
+    Each cell ``j`` is a difference of means ``mean(y[treated]) - mean(y[comparison])`` (the
+    group-time effects of an event study); ``A`` (cells x k) aggregates cells into the k
+    tested quantities. The null (every cell zero) is imposed: within a cell, outcomes become
+    the pooled mean plus ``w_c`` times the residual from it, with one weight per cluster shared
+    by all cells. Each draw recomputes the aggregates and their cluster-robust covariance from
+    the bootstrap data, so the statistic is studentised like the observed one.
+
+    Parameters
+    ----------
+    cells : list of (y, treated, cluster_code)
+        Per cell: outcomes of the units used (1-d), a boolean treated mask, and integer
+        cluster codes 0..G-1 of those units.
+    A : ndarray (cells, k)
+    codes, n_clusters :
+        Cluster codes of all units and their number G (only G is used for the weights).
+    wald : float
+        Observed Wald statistic, ``theta' V^+ theta`` with ``V = G/(G-1) S'S``.
+
+    Returns
+    -------
+    dict with ``p_value``, ``n_boot``, ``weights`` (the kind used) and ``draws``.
+    """
+    G = int(n_clusters)
+    J, k = A.shape
+    St, Sc = np.zeros((G, J)), np.zeros((G, J))
+    Nt, Nc = np.zeros((G, J)), np.zeros((G, J))
+    nt, nc = np.zeros(J), np.zeros(J)
+    for j, (y, tr, cl) in enumerate(cells):
+        e = y - y.mean()                        # residuals with the null imposed
+        np.add.at(St[:, j], cl[tr], e[tr])
+        np.add.at(Sc[:, j], cl[~tr], e[~tr])
+        np.add.at(Nt[:, j], cl[tr], 1.0)
+        np.add.at(Nc[:, j], cl[~tr], 1.0)
+        nt[j], nc[j] = tr.sum(), (~tr).sum()
+    kind = "webb" if (weights == "auto" and G <= 12) else ("rademacher" if weights == "auto"
+                                                           else weights)
+    W = bootstrap_weights(G, n_boot, kind, np.random.default_rng(random_state)).T  # B x G
+    at, ac = (W @ St) / nt, (W @ Sc) / nc                                        # B x J
+    theta = (at - ac) @ A                                                        # B x k
+    psi = ((W[:, :, None] * St[None] - at[:, None, :] * Nt[None]) / nt
+           - (W[:, :, None] * Sc[None] - ac[:, None, :] * Nc[None]) / nc)         # B x G x J
+    S = psi @ A                                                                  # B x G x k
+    V = G / max(G - 1, 1) * np.einsum("bgk,bgl->bkl", S, S)
+    draws = np.einsum("bk,bkl,bl->b", theta, np.linalg.pinv(V, hermitian=True), theta)
+    p = float((1 + np.sum(draws >= wald - 1e-12)) / (n_boot + 1))
+    return {"p_value": p, "n_boot": int(n_boot), "weights": kind, "draws": draws}
+
+
 def bootstrap_indices(n: int, n_boot: int, rng: np.random.Generator, strata=None):
     """Yield bootstrap index arrays, resampling within ``strata`` when given."""
     if strata is None:

@@ -13,6 +13,7 @@ from nlc_eval.errors import ReportError
 from nlc_eval.reports import manifest
 from nlc_eval.reports.context import ReportContext, build_context, save_context
 from nlc_eval.reports.jobs import NOTEBOOK_DIR, NOTEBOOKS, ReportJob, declared_parameters, slug
+from nlc_eval.reports.publication import PublicationCheck
 from nlc_eval.reports.runner import BatchResult, run_jobs
 
 #: Authority-wide reports: (report name, notebook kind, title).
@@ -173,7 +174,8 @@ def run_batch(*, clusters: Sequence[str] | str | None = "all",
         return run_jobs(jobs, out, n_jobs=n_jobs, executor=executor, warm=warm,
                         progress=progress, inputs=inputs, batch_parameters=params,
                         title=f"{ctx.authority_name}: cluster, family and authority reports",
-                        subtitle=subtitle)
+                        subtitle=subtitle,
+                        check=PublicationCheck.for_ids(ctx.data.pupils["pupil_id"].unique()))
     finally:
         if own_dir:
             shutil.rmtree(cdir, ignore_errors=True)

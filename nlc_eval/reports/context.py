@@ -178,7 +178,8 @@ def build_context(data: str | os.PathLike | None = None, extracts: str | os.Path
     ctx = ReportContext(source=source, pupil_source=pupil_source,
                         authority_name=authority_name, year=year, seed=int(seed),
                         schools=schools, data=tables,
-                        official_dir=str(official_dir or ""), extracts_dir=str(extracts or ""),
+                        official_dir=str(official_dir or ""),
+                        extracts_dir=str(Path(extracts).resolve()) if extracts else "",
                         notes=notes)
     if families:
         from nlc_eval.reports import content

@@ -28,6 +28,7 @@ from nlc_eval.reports import _html, manifest
 from nlc_eval.reports._atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
 from nlc_eval.reports.jobs import ReportJob, check_unique, declared_parameters
 from nlc_eval.reports.kernels import ENGINE_NAME, KernelSlot, KernelStartError
+from nlc_eval.reports.publication import PublicationCheck
 
 FAILED_DIR = "_failed"
 
@@ -94,7 +95,8 @@ class BatchResult:
 def execute_job(job: ReportJob, out_dir: str | Path, staging: str | Path,
                 slot: KernelSlot | None = None, *, kernel_name: str = "python3",
                 cell_timeout: float | None = 600, retries: int = 3,
-                kernel_cwd: str | None = None) -> JobOutcome:
+                kernel_cwd: str | None = None,
+                check: PublicationCheck | None = None) -> JobOutcome:
     """Execute one report notebook and publish its outputs atomically.
 
     Parameters
@@ -110,6 +112,8 @@ def execute_job(job: ReportJob, out_dir: str | Path, staging: str | Path,
         for this report and shut down afterwards.
     kernel_name, cell_timeout, retries, kernel_cwd :
         Kernel spec, per-cell time limit in seconds, kernel start attempts, working directory.
+    check : PublicationCheck, optional
+        A page that fails it is not published; the report is recorded as failed.
 
     Returns
     -------
@@ -158,6 +162,13 @@ def execute_job(job: ReportJob, out_dir: str | Path, staging: str | Path,
         if title:
             outcome.title = str(title)
         html_text = _html.notebook_to_html(nb, outcome.title)
+        if check is not None:
+            problems = check.problems(html_text, json.dumps(results, default=str))
+            if problems:
+                raise ReportError("not published, the page failed the disclosure check: "
+                                  + "; ".join(problems[:5])
+                                  + (f" (and {len(problems) - 5} more)" if len(problems) > 5
+                                     else ""))
         # Everything is rendered; now publish each file by an atomic rename.
         files = [atomic_write_text(out_dir / f"{job.name}.html", html_text)]
         files.append(atomic_write_bytes(out_dir / f"{job.name}.ipynb",
@@ -219,11 +230,12 @@ def _keep_failed(tmp_nb: Path, out_dir: Path, name: str) -> None:
 
 
 def _execute_cold(job_dict: dict[str, Any], out_dir: str, staging: str, kernel_name: str,
-                  cell_timeout: float | None, retries: int) -> dict[str, Any]:
+                  cell_timeout: float | None, retries: int,
+                  check: PublicationCheck | None = None) -> dict[str, Any]:
     """Task run on a dask worker: one report in a fresh kernel; returns a plain dict."""
     job = ReportJob(**job_dict)
     return execute_job(job, out_dir, staging, None, kernel_name=kernel_name,
-                       cell_timeout=cell_timeout, retries=retries).to_dict()
+                       cell_timeout=cell_timeout, retries=retries, check=check).to_dict()
 
 
 # ---------------------------------------------------------------------------
@@ -232,7 +244,7 @@ def _execute_cold(job_dict: dict[str, Any], out_dir: str, staging: str, kernel_n
 
 def _run_local(jobs: list[ReportJob], out_dir: Path, staging: Path, n_workers: int,
                warm: bool, kernel_name: str, cell_timeout: float | None, retries: int,
-               on_done) -> None:
+               on_done, check: PublicationCheck | None = None) -> None:
     todo: queue.Queue = queue.Queue()
     for job in jobs:
         todo.put(job)
@@ -247,7 +259,8 @@ def _run_local(jobs: list[ReportJob], out_dir: Path, staging: Path, n_workers: i
                     return
                 try:
                     outcome = execute_job(job, out_dir, staging, slot, kernel_name=kernel_name,
-                                          cell_timeout=cell_timeout, retries=retries)
+                                          cell_timeout=cell_timeout, retries=retries,
+                                          check=check)
                 except Exception as exc:  # noqa: BLE001 - defensive: record and go on
                     outcome = JobOutcome(name=job.name, kind=job.kind, ident=job.ident,
                                          title=job.title, notebook=job.notebook,
@@ -268,7 +281,8 @@ def _run_local(jobs: list[ReportJob], out_dir: Path, staging: Path, n_workers: i
 
 
 def _run_dask(jobs: list[ReportJob], out_dir: Path, staging: Path, executor: Any,
-              kernel_name: str, cell_timeout: float | None, retries: int, on_done) -> None:
+              kernel_name: str, cell_timeout: float | None, retries: int, on_done,
+              check: PublicationCheck | None = None) -> None:
     try:
         from distributed import Client, as_completed
     except ImportError as exc:  # pragma: no cover - depends on the environment
@@ -279,7 +293,7 @@ def _run_dask(jobs: list[ReportJob], out_dir: Path, staging: Path, executor: Any
     client = Client(executor) if own else executor
     try:
         futures = [client.submit(_execute_cold, job.to_dict(), str(out_dir), str(staging),
-                                 kernel_name, cell_timeout, retries, pure=False,
+                                 kernel_name, cell_timeout, retries, check, pure=False,
                                  key=f"nlc-report-{job.name}-{uuid.uuid4().hex[:6]}")
                    for job in jobs]
         by_key = {f.key: job for f, job in zip(futures, jobs, strict=True)}
@@ -306,7 +320,8 @@ def run_jobs(jobs: list[ReportJob], out_dir: str | Path, *, n_jobs: int = 2,
              executor: Any = "local", warm: bool = True, kernel_name: str = "python3",
              cell_timeout: float | None = 600, retries: int = 3, progress: bool = True,
              inputs: list[str | Path] | None = None, batch_parameters: dict | None = None,
-             title: str = "Reports", subtitle: str = "") -> BatchResult:
+             title: str = "Reports", subtitle: str = "",
+             check: PublicationCheck | None = None) -> BatchResult:
     """Run report notebooks and write ``index.html`` and ``manifest.json`` under ``out_dir``.
 
     Parameters
@@ -332,6 +347,9 @@ def run_jobs(jobs: list[ReportJob], out_dir: str | Path, *, n_jobs: int = 2,
         Batch-level settings recorded in the manifest.
     title, subtitle : str
         Heading of the index page.
+    check : PublicationCheck, optional
+        Disclosure check every page must pass before it is published (default: small counts
+        and code; :func:`nlc_eval.reports.batch.run_batch` adds the batch's pupil ids).
 
     Returns
     -------
@@ -341,6 +359,7 @@ def run_jobs(jobs: list[ReportJob], out_dir: str | Path, *, n_jobs: int = 2,
     from tqdm.auto import tqdm
 
     check_unique(jobs)
+    check = PublicationCheck() if check is None else check
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = out_dir / f".staging-{uuid.uuid4().hex[:10]}"
@@ -362,10 +381,10 @@ def run_jobs(jobs: list[ReportJob], out_dir: str | Path, *, n_jobs: int = 2,
     try:
         if isinstance(executor, str) and executor in ("", "local"):
             _run_local(jobs, out_dir, staging, n_jobs, warm, kernel_name, cell_timeout,
-                       retries, on_done)
+                       retries, on_done, check)
         else:
             _run_dask(jobs, out_dir, staging, executor, kernel_name, cell_timeout, retries,
-                      on_done)
+                      on_done, check)
     finally:
         bar.close()
         shutil.rmtree(staging, ignore_errors=True)
