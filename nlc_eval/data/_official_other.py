@@ -31,6 +31,21 @@ from nlc_eval.errors import DataError
 REPORT_KEY = "nlc_eval_report"
 
 
+class LoadReport(dict):
+    """The loader's bookkeeping for a table, kept in ``DataFrame.attrs``.
+
+    pandas deep-copies ``attrs`` on every operation that returns a new frame; this report is
+    written once by the loader and only read afterwards, so copies share it (about 20% of
+    the time of filtering the six-year table went into copying it as a plain dict).
+    """
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __copy__(self):
+        return self
+
+
 def _columns(raw: RawTable, mapping: dict[str, str], required: list[str],
              table: str) -> dict[str, int]:
     """Map stable names to raw positions via normalised headers; check required ones."""
@@ -93,8 +108,9 @@ def _finish(out: pd.DataFrame, schema_name: str, raw: RawTable, report: dict) ->
     out = out.reset_index(drop=True)
     out = schemas.validate_official_table(out, getattr(schemas, schema_name), file=raw.file,
                                           sheet=raw.sheet, file_rows=file_rows)
-    out.attrs = {REPORT_KEY: {"table": schema_name.lower(), "file": raw.file.name,
-                              "sheet": raw.sheet, "rows_kept": int(len(out)), **report}}
+    out.attrs = {REPORT_KEY: LoadReport({"table": schema_name.lower(), "file": raw.file.name,
+                                         "sheet": raw.sheet, "rows_kept": int(len(out)),
+                                         **report})}
     return out
 
 

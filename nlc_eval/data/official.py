@@ -62,6 +62,7 @@ from nlc_eval.data._official_io import (
     to_text,
 )
 from nlc_eval.data._official_other import (
+    LoadReport,
     load_acel,
     load_contact_list,
     load_school_locations,
@@ -129,7 +130,7 @@ def load_school_statistics(source: str | os.PathLike,
         reports[year] = df.attrs.get(REPORT_KEY, {}).get("years", {}).get(year, {})
         frames.append(df)
     out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    out.attrs = {REPORT_KEY: {"table": "school_statistics", "years": reports}}
+    out.attrs = {REPORT_KEY: LoadReport({"table": "school_statistics", "years": reports})}
     return out
 
 
@@ -335,7 +336,8 @@ def _load_one_edition(path: Path, year: int) -> pd.DataFrame:
         "attendance_session": oc.attendance_session(year),
         "local_authority_renamed": int(renamed.sum()),
     }
-    out.attrs = {REPORT_KEY: {"table": "school_statistics", "years": {year: report}}}
+    out.attrs = {REPORT_KEY: LoadReport({"table": "school_statistics",
+                                         "years": {year: report}})}
     return out
 
 
