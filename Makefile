@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.nlc-eval-installed
 # Official gov.scot files: NLC_EVAL_OFFICIAL_DATA if set, else ../shared/data/scotgov if present.
-OFFICIAL ?= $(or $(NLC_EVAL_OFFICIAL_DATA),$(wildcard ../shared/data/scotgov))
+OFFICIAL ?= $(abspath $(or $(NLC_EVAL_OFFICIAL_DATA),$(wildcard ../shared/data/scotgov)))
 JOBS ?= 2
 
 .PHONY: demo test lint install bench clean
