@@ -52,11 +52,11 @@ def form_authority_families(ctx, *, size=None):
 def authority_models(ctx) -> dict[str, Any]:
     """Authority-wide work computed once per batch.
 
-    Attendance effects (authority, by level, by cluster) and, when the tracking module is
-    installed, the supports dashboard and drivers' measures of every cluster.
+    Attendance effects (authority, by level, by cluster; the reports' default design,
+    :data:`impact_models.DEFAULT_METHOD`) and, when the tracking module is installed, the
+    supports dashboard and drivers' measures of every cluster.
     """
-    panel = impact_models.attendance_panel(ctx)
-    models: dict[str, Any] = {"effects": impact_models.effects_table(ctx, panel=panel)}
+    models: dict[str, Any] = {"effects": impact_models.effects_table(ctx)}
     try:
         from nlc_eval import tracking
     except ImportError:
@@ -74,15 +74,15 @@ def _effects(ctx, cluster: str | None) -> pd.DataFrame:
         if cluster is not None:
             keep |= (table["scope"] == "cluster") & (table["label"] == str(cluster))
         return table[keep].reset_index(drop=True)
-    panel = impact_models.attendance_panel(ctx)
-    out = impact_models.effects_table(ctx, by_cluster=False, panel=panel)
+    design = impact_models.entry_cohort_design(ctx)
+    out = impact_models.effects_table(ctx, by_cluster=False, design=design)
     if cluster is not None:
-        est = impact_models.attendance_effect(ctx, cluster=cluster, panel=panel)
+        est = impact_models.attendance_effect(ctx, cluster=cluster, design=design)
         row = {"scope": "cluster", "label": str(cluster), "level": "all"}
         if est is not None:
             row.update(estimate=est.estimate, ci_low=est.ci_low, ci_high=est.ci_high,
                        p_value=est.p_value, n_treated=est.n_treated, n_control=est.n_control,
-                       inference=est.inference, sentence=est.sentence())
+                       inference=est.inference, sentence=est.sentence(), method=est.method)
         out = pd.concat([out, pd.DataFrame([row])], ignore_index=True)
         for col in ("n_treated", "n_control"):
             out[col] = pd.to_numeric(out[col], errors="coerce").astype("Int64")
@@ -206,7 +206,8 @@ def cluster_impact(ctx, cluster: str) -> Section:
     fig.loc[hidden, ["estimate", "ci_low", "ci_high"]] = np.nan
     sec.figures["forest"] = ("forest", fig, {
         "unit": "percentage points", "highlight": cluster,
-        "title": "Change in attendance of supported learners, against learners not supported"})
+        "title": "Attendance in the term support started, against comparable learners not "
+                 "yet supported"})
     mine = eff[eff["scope"] == "cluster"]
     auth = eff[eff["scope"] == "authority"].iloc[0]
     if not mine.empty and pd.notna(mine.iloc[0].get("estimate")) and not hidden[-1]:
@@ -231,10 +232,13 @@ def cluster_impact(ctx, cluster: str) -> Section:
         sec.results["authority_effect"] = {k: _num(auth[k]) for k in
                                            ("estimate", "ci_low", "ci_high", "n_treated")}
     sec.sentences.append(
-        "These are comparisons of supported learners' attendance before and after support "
-        "began with the change for learners not supported. Supports go to learners whose "
-        "attendance had been falling, so part of the rise can be recovery that would have "
-        "happened anyway, and the estimates may overstate the effect.")
+        "Each estimate compares learners' attendance in the term their support started with "
+        "that of learners in the same term and school (cluster, for the authority-wide "
+        "estimates) not yet supported, after allowing for "
+        "what supports are allocated on: attendance and exclusions in the previous session, "
+        "SIMD quintile 1, additional support needs, care experience and free school meals. "
+        "If learners were also chosen on something else that affects attendance, such as a "
+        "dip earlier in the same session, the estimates can still be biased.")
     return sec
 
 
@@ -322,7 +326,7 @@ def authority_impact(ctx) -> Section:
     fig = eff[eff["scope"] == "cluster"][["label", "estimate", "ci_low", "ci_high"]]
     sec.figures["clusters"] = ("forest", fig, {
         "unit": "percentage points",
-        "title": "Change in attendance of supported learners, by cluster"})
+        "title": "Attendance of supported learners against comparable learners, by cluster"})
     lv = eff[eff["scope"] == "level"][["label", "estimate", "ci_low", "ci_high"]]
     sec.figures["levels"] = ("forest", lv, {"unit": "percentage points",
                                             "title": "By level of support"})
@@ -344,10 +348,11 @@ def authority_impact(ctx) -> Section:
         joined = ", ".join(f"{r.level} {r.sample_effect:.1f}" for r in truth.itertuples())
         sec.sentences.append(
             f"These pupils are synthetic, with known effects planted on attendance ({joined} "
-            "percentage points for universal, additional and intensive support). Where the "
-            "estimates lie above them, that is the bias from supports going to learners "
-            "whose attendance had dipped; the event study in the impact evaluation report "
-            "shows it.")
+            "percentage points for universal, additional and intensive support). The "
+            "estimates adjust for how learners were chosen for support (the entry-cohort "
+            "design), so they can be set beside the planted effects; a comparison of changes "
+            "(difference in differences) would be biased upwards, because supports go to "
+            "learners whose attendance had dipped.")
         sec.results["planted"] = {r.level: round(float(r.sample_effect), 4)
                                   for r in truth.itertuples()}
     return sec
@@ -357,8 +362,9 @@ def authority_impact(ctx) -> Section:
 # Impact evaluation
 # ---------------------------------------------------------------------------
 
-def impact_evaluation(ctx, *, outcome: str = "attendance_rate", method: str = "did",
-                      level: str = "", cluster: str = "") -> Section:
+def impact_evaluation(ctx, *, outcome: str = "attendance_rate",
+                      method: str = impact_models.DEFAULT_METHOD, level: str = "",
+                      cluster: str = "") -> Section:
     """One impact estimate in full: sentence, tidy table, diagnostics and limits."""
     if outcome not in impact_models.OUTCOMES:
         raise ReportError(f"unknown outcome {outcome!r}; valid outcomes: "

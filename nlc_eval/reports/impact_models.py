@@ -1,14 +1,47 @@
-"""Impact estimates the reports show: panels built from the extracts, estimators from
+"""Impact estimates the reports show: designs built from the extracts, estimators from
 :mod:`nlc_eval.impact`.
 
-The design (the same for every cluster, so reports are comparable): each pupil's termly
-attendance rate is a panel over the sessions in the data; a pupil counts as supported from
-the term their first support started; pupils never supported are the comparison group. The
-difference-in-differences estimate (pupil and term fixed effects) compares the change in
-supported pupils' attendance with the change in everyone else's. Intervals are clustered by
-cluster (authority-wide) or by school (one cluster), with a wild cluster bootstrap when there
-are few of them: with one cluster's handful of schools the intervals are wide, and the
-reports say so.
+Supports are targeted: learners are chosen because their attendance in the previous session
+was low, they had been excluded, or they are in SIMD quintile 1, have additional support
+needs, are care-experienced or registered for free school meals. A comparison of changes
+(difference in differences, event study) then overstates the effect, because attendance
+that was unusually low partly recovers anyway (regression to the mean). The reports
+therefore use, by default, the **entry-cohort design** (``method="cohort"``):
+
+* one *entry cohort* per term that has a previous session in the data (every term of every
+  session after the first): the learners on roll in that term who had not been supported
+  before it;
+* treated: learners whose first support starts in that term (at the level asked for, when
+  one is); comparison: the others (some of them are supported later, which is fine: their
+  attendance in this term is untreated); learners whose first support starting in the term
+  is at another level are left out;
+* outcome: the attendance rate in that term (%), so the effect is the one in the term
+  support starts (including the weeks of the term before it started, where it starts
+  mid-term);
+* regression adjustment, within entry term and cluster (or entry term and school for one
+  cluster), for what the selection is based on: a cubic in previous-session attendance,
+  previous-session exclusion, SIMD quintile 1, ASN, care-experienced and free school meals
+  (with an indicator for learners not on roll in the previous session), plus stage
+  (precision only). The slopes are the same in every entry term. Only entry terms and
+  clusters (schools) with a supported learner are used;
+* the cohorts are stacked (a learner not yet supported is a comparison in each term until
+  supported) and the effect is one coefficient; for all levels together, the level effects
+  are averaged with the supported learners' shares of each level as weights (the average
+  effect on the supported);
+* intervals clustered by cluster (authority-wide) or by school (one cluster): with fewer
+  than 50 clusters a wild cluster bootstrap (Webb weights with 12 or fewer), so the interval
+  allows for the few clusters; with one cluster's handful of schools it is wide.
+
+Pooling every term's cohort rather than using only the reference session's first term uses
+all supported learners (several times as many) and stays honest as long as who is chosen in
+a term depends on the adjusted observables and not on how the term itself, or the earlier
+terms of the same session, went. On the synthetic authority (where that is true by
+construction) the estimates are unbiased and their 95% intervals cover the planted effect at
+close to the nominal rate (slightly below it for intensive support, where the wild bootstrap
+intervals run a little narrow); the figures are in ``benchmarks/results/impact.md``.
+
+Difference in differences (``"did"``) and the event study (``"event_study"``) remain
+available; their estimates say plainly that targeted supports bias them.
 """
 
 from __future__ import annotations
@@ -24,6 +57,30 @@ OUTCOMES = {
 }
 #: Bootstrap draws of the report estimates (a seeded wild cluster bootstrap).
 N_BOOT = 399
+#: Methods of :func:`attendance_effect`; the first is the reports' default.
+METHODS = ("cohort", "did", "event_study")
+DEFAULT_METHOD = METHODS[0]
+#: What the entry-cohort design adjusts for: the observables supports are allocated on.
+SELECTION_COVARIATES = ("prior_attendance", "prior_missing", "prior_excluded", "simd_q1",
+                        "asn", "care_experienced", "fsm")
+#: Columns the entry-cohort design reads, by table.
+DESIGN_COLUMNS = {
+    "pupils": ("pupil_id", "seed_code", "year", "stage", "simd_decile", "fsm", "asn",
+               "care_experienced"),
+    "attendance": ("pupil_id", "year", "term", "possible_sessions", "attended_sessions",
+                   "exclusion_incidents"),
+    "supports": ("support_id", "pupil_id", "start_date", "level"),
+    "schools": ("seed_code", "cluster"),
+}
+#: Columns of the frame :func:`entry_cohorts` returns.
+DESIGN_FRAME = ("pupil_id", "year", "term", "cohort", "seed_code", "cluster", "stage",
+                "attendance_rate", "treated", "level", *SELECTION_COVARIATES)
+#: Stated with every difference-in-differences and event-study estimate of the reports.
+TARGETING_BIAS = (
+    "WARNING: supports are targeted at learners whose attendance had fallen, and low "
+    "attendance partly recovers without help (regression to the mean), so this comparison "
+    "of changes overstates the effect of supports; the entry-cohort design (method "
+    "'cohort') adjusts for how learners were chosen")
 
 
 def first_supports(supports: pd.DataFrame) -> pd.DataFrame:
@@ -77,13 +134,345 @@ def attendance_panel(ctx, cluster: str | None = None) -> pd.DataFrame:
                   "first_period"]].reset_index(drop=True)
 
 
-METHODS = ("did", "event_study")
+# ---------------------------------------------------------------------------
+# The entry-cohort design (the reports' default)
+# ---------------------------------------------------------------------------
 
+def _table(data, name: str) -> pd.DataFrame:
+    table = data.get(name) if isinstance(data, dict) else getattr(data, name, None)
+    if not isinstance(table, pd.DataFrame):
+        raise ReportError(f"the pupil-level data have no {name!r} table. Fix: pass the "
+                          "extracts (load_extracts) or a synthetic authority, which have the "
+                          f"tables {', '.join(DESIGN_COLUMNS)}.")
+    missing = [c for c in DESIGN_COLUMNS[name] if c not in table.columns]
+    if missing:
+        raise ReportError(f"the {name} table has no column {', '.join(map(repr, missing))}, "
+                          "which the entry-cohort design needs. Fix: add it to the "
+                          f"{name} extract (see data/README.md, 'Council pupil-level "
+                          "extracts'), or use method='did'.")
+    return table
+
+
+def _flag(values: pd.Series, table: str, column: str) -> np.ndarray:
+    """A yes/no column as 0.0/1.0; blank or unreadable values are an error."""
+    v = values.astype("boolean") if values.dtype != bool else values
+    if v.isna().any():
+        raise ReportError(f"the {table} table has {int(v.isna().sum())} blank values in column "
+                          f"{column!r}. Fix: record yes or no for every pupil.")
+    return v.to_numpy(dtype=float)
+
+
+def cohort_label(year: int, term: int) -> str:
+    """``"2024/25 term 1"`` for session 2024 and term 1."""
+    return f"{int(year)}/{str(int(year) + 1)[-2:]} term {int(term)}"
+
+
+def entry_cohorts(data, schools: pd.DataFrame | None = None, *,
+                  cohorts: list[tuple[int, int]] | None = None) -> pd.DataFrame:
+    """The entry-cohort design: one row per learner and term in which they could start support.
+
+    For each entry term (a session and term with the previous session in the data) the rows
+    are the learners on roll that session with attendance recorded in the term
+    (``possible_sessions > 0``) who had not been supported before the term. ``treated`` is 1
+    for those whose first support starts in the term (``level`` is that support's level, ``""``
+    for the others). A learner not yet supported appears once per entry term until supported.
+
+    Parameters
+    ----------
+    data : object or dict
+        Tables ``pupils``, ``attendance``, ``supports`` (and ``schools`` when ``schools`` is
+        not given) with the columns of :data:`DESIGN_COLUMNS`: the council's extracts, a
+        synthetic authority, or a report context's ``data``.
+    schools : DataFrame, optional
+        ``seed_code`` and ``cluster`` of every school (a report context's ``schools``).
+    cohorts : list of (session, term), optional
+        Only these entry terms, e.g. ``[(2024, 1)]`` for the first term of session 2024/25;
+        default every term with a previous session.
+
+    Returns
+    -------
+    DataFrame
+        Columns :data:`DESIGN_FRAME`: ``attendance_rate`` is the term's rate (%);
+        ``prior_attendance`` the previous session's rate (%; the mean of the entry term when
+        the learner was not on roll then, flagged by ``prior_missing``), ``prior_excluded``
+        any exclusion incident in the previous session, ``simd_q1`` SIMD decile 1 or 2 (blank
+        counts as no), ``asn``, ``care_experienced``, ``fsm`` (0/1). ``seed_code`` and
+        ``cluster`` are the learner's school and cluster in the entry session.
+
+    Examples
+    --------
+    >>> from nlc_eval.data.synthetic import authority   # doctest: +SKIP
+    >>> d = entry_cohorts(authority(seed=0))             # doctest: +SKIP
+    >>> d.groupby("cohort")["treated"].sum()             # doctest: +SKIP
+    """
+    from nlc_eval.data.extracts import session_of, term_of
+
+    pupils, att, sup = (_table(data, t) for t in ("pupils", "attendance", "supports"))
+    if schools is None:
+        schools = _table(data, "schools")
+    missing = [c for c in DESIGN_COLUMNS["schools"] if c not in schools.columns]
+    if missing:
+        raise ReportError(f"the schools table has no column {', '.join(map(repr, missing))}. "
+                          "Fix: give every school its seed_code and cluster.")
+    att = att.loc[att["possible_sessions"] > 0, list(DESIGN_COLUMNS["attendance"])].copy()
+    if att.empty:
+        raise ReportError("the attendance table has no row with possible_sessions above 0. "
+                          "Fix: check the attendance extract.")
+    att["year"] = att["year"].astype("int64")
+    att["term"] = att["term"].astype("int64")
+    bad = ~att["term"].isin([1, 2, 3])
+    if bad.any():
+        raise ReportError(f"the attendance table has {int(bad.sum())} rows with a term other "
+                          "than 1, 2 or 3 in column 'term'. Fix: code terms 1 (August-December),"
+                          " 2 (January-March) and 3 (April-July).")
+    att["attendance_rate"] = 100.0 * att["attended_sessions"] / att["possible_sessions"]
+    annual = att.groupby(["pupil_id", "year"], sort=False)[
+        ["attended_sessions", "possible_sessions", "exclusion_incidents"]].sum().reset_index()
+    prior = pd.DataFrame({
+        "pupil_id": annual["pupil_id"], "year": annual["year"] + 1,
+        "prior_attendance": 100.0 * annual["attended_sessions"] / annual["possible_sessions"],
+        "prior_excluded": (annual["exclusion_incidents"] > 0).astype(float)})
+    sessions = sorted(att["year"].unique())
+    available = sorted({(int(y), int(t)) for y, t in att[["year", "term"]].drop_duplicates()
+                        .itertuples(index=False) if y - 1 in sessions})
+    if not available:
+        raise ReportError(f"the attendance table covers only session {sessions[0]}: the "
+                          "entry-cohort design needs the previous session's attendance. Fix: "
+                          "include the previous session in the attendance extract.")
+    if cohorts is None:
+        chosen = available
+    else:
+        chosen = [(int(y), int(t)) for y, t in cohorts]
+        wrong = [c for c in chosen if c not in available]
+        if wrong:
+            raise ReportError(
+                f"entry term(s) {', '.join(cohort_label(*c) for c in wrong)} have no attendance"
+                " or no previous session in the data. Fix: choose from "
+                f"{', '.join(cohort_label(*c) for c in available)}.")
+    sup = sup.assign(start_date=pd.to_datetime(sup["start_date"], errors="coerce"))
+    if sup["start_date"].isna().any():
+        raise ReportError(f"the supports table has {int(sup['start_date'].isna().sum())} rows "
+                          "with no readable start_date (column 'start_date'), so the term "
+                          "support started is unknown. Fix: record the date each support "
+                          "started (YYYY-MM-DD).")
+    first = sup.sort_values(["pupil_id", "start_date", "support_id"]).drop_duplicates(
+        "pupil_id")
+    start = first["start_date"]
+    key = session_of(start).to_numpy(dtype="int64") * 3 + term_of(start).to_numpy(
+        dtype="int64") - 1
+    first_key = pd.Series(key, index=first["pupil_id"].to_numpy())
+    first_level = pd.Series(first["level"].astype(str).to_numpy(),
+                            index=first["pupil_id"].to_numpy())
+
+    att["key"] = att["year"] * 3 + att["term"] - 1
+    d = att.loc[att["key"].isin([y * 3 + t - 1 for y, t in chosen]),
+                ["pupil_id", "year", "term", "key", "attendance_rate"]]
+    roll = pupils[list(DESIGN_COLUMNS["pupils"])].drop_duplicates(["pupil_id", "year"])
+    roll = roll.assign(year=roll["year"].astype("int64"),
+                       seed_code=roll["seed_code"].astype(str))
+    d = d.merge(roll, on=["pupil_id", "year"], how="inner")
+    d = d.merge(prior, on=["pupil_id", "year"], how="left")
+    fk = d["pupil_id"].map(first_key)
+    d = d[~(fk < d["key"])].copy()
+    fk = d["pupil_id"].map(first_key)
+    treated = (fk == d["key"]).to_numpy()
+    d["treated"] = treated.astype("int64")
+    d["level"] = np.where(treated, d["pupil_id"].map(first_level).fillna(""), "")
+    cl = schools.assign(seed_code=schools["seed_code"].astype(str)).drop_duplicates(
+        "seed_code").set_index("seed_code")["cluster"]
+    d["cluster"] = d["seed_code"].map(cl)
+    d = d.dropna(subset=["cluster"])
+    d["cluster"] = d["cluster"].astype(str)
+    d["prior_missing"] = d["prior_attendance"].isna().astype(float)
+    d["prior_attendance"] = d["prior_attendance"].fillna(
+        d.groupby("key")["prior_attendance"].transform("mean")).fillna(0.0)
+    d["prior_excluded"] = d["prior_excluded"].fillna(0.0)
+    decile = pd.to_numeric(d["simd_decile"], errors="coerce")
+    d["simd_q1"] = (decile <= 2).fillna(False).astype(float)
+    for c in ("asn", "care_experienced", "fsm"):
+        d[c] = _flag(d[c], "pupils", c)
+    d["stage"] = d["stage"].astype(str)
+    d["cohort"] = [cohort_label(y, t) for y, t in zip(d["year"], d["term"], strict=True)]
+    return d[list(DESIGN_FRAME)].sort_values(["year", "term", "pupil_id"]).reset_index(
+        drop=True)
+
+
+def entry_cohort_design(ctx) -> pd.DataFrame:
+    """:func:`entry_cohorts` of a report context's pupil data and schools."""
+    return entry_cohorts(ctx.data, ctx.schools)
+
+
+def _select(design: pd.DataFrame, level: str | None, cluster: str | None) -> pd.DataFrame:
+    missing = [c for c in DESIGN_FRAME if c not in design.columns]
+    if missing:
+        raise ReportError(f"the design has no column {', '.join(map(repr, missing))}. Fix: "
+                          "build it with entry_cohorts().")
+    d = design
+    if cluster is not None:
+        d = d[d["cluster"] == str(cluster)]
+    if level is not None:
+        d = d[(d["treated"] == 0) | (d["level"] == level)]
+    return d
+
+
+def _within(M: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Subtract each stratum's mean from every column (absorbs stratum indicators)."""
+    n_g = np.bincount(codes).astype(float)
+    out = np.empty_like(M, dtype=float)
+    for j in range(M.shape[1]):
+        out[:, j] = M[:, j] - (np.bincount(codes, weights=M[:, j]) / n_g)[codes]
+    return out
+
+
+def _independent(Z: np.ndarray, first: int) -> list[int]:
+    """Columns of Z kept greedily so that none is (nearly) a combination of earlier ones;
+    the first ``first`` columns (the treatment) are always kept."""
+    sd = Z.std(axis=0)
+    S = Z / np.where(sd > 0, sd, 1.0)
+    gram = S.T @ S / len(S)
+    keep: list[int] = list(range(first))
+    for j in range(first, Z.shape[1]):
+        cols = keep + [j]
+        if sd[j] > 1e-9 and np.linalg.eigvalsh(gram[np.ix_(cols, cols)]).min() > 1e-8:
+            keep.append(j)
+    return keep
+
+
+def cohort_covariates(d: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+    """Adjustment matrix of the entry-cohort design and the names of its columns.
+
+    A cubic in standardised previous-session attendance, the other selection observables
+    (:data:`SELECTION_COVARIATES`) and stage indicators (for precision).
+    """
+    x = d["prior_attendance"].to_numpy(dtype=float)
+    sd = x.std()
+    z = (x - x.mean()) / (sd if sd > 0 else 1.0)
+    cols = [z, z ** 2, z ** 3] + [d[c].to_numpy(dtype=float) for c in SELECTION_COVARIATES[1:]]
+    names = ["prior_attendance", "prior_attendance^2", "prior_attendance^3",
+             *SELECTION_COVARIATES[1:]]
+    stages = sorted(d["stage"].unique())
+    for s in stages[1:]:
+        cols.append((d["stage"] == s).to_numpy(dtype=float))
+        names.append(f"stage {s}")
+    return np.column_stack(cols), names
+
+
+def cohort_effect(design: pd.DataFrame, *, level: str | None = None,
+                  cluster: str | None = None, n_boot: int = N_BOOT,
+                  random_state: int | None = 0, conf_level: float = 0.95,
+                  treated_label: str | None = None):
+    """Effect of starting a support on attendance in that term, from the entry-cohort design.
+
+    Parameters
+    ----------
+    design : DataFrame
+        From :func:`entry_cohorts`.
+    level : {"universal", "additional", "intensive"}, optional
+        Only learners whose first support is at this level (plus the comparison learners);
+        default all levels, with the level effects averaged by the supported learners' shares.
+    cluster : str, optional
+        One cluster: comparisons within entry term and school, intervals clustered by school.
+        Default the authority: within entry term and cluster, clustered by cluster.
+    n_boot, random_state, conf_level :
+        The wild cluster bootstrap (used with fewer than 50 clusters) and the interval.
+
+    Returns
+    -------
+    nlc_eval.impact.Estimate or None
+        None when no learner in the selection started a support, or when the supported
+        learners sit in a single school or cluster (no interval can be computed).
+    """
+    from nlc_eval.impact.estimate import Estimate
+    from nlc_eval.impact.inference import ols_cluster
+
+    if level is not None and level not in LEVELS:
+        raise ReportError(f"unknown support level {level!r}; valid levels: {', '.join(LEVELS)}.")
+    by = "seed_code" if cluster is not None else "cluster"
+    where = "school" if cluster is not None else "cluster"
+    d = _select(design, level, cluster)
+    if d.empty or d["treated"].sum() == 0:
+        return None
+    g_codes, g_names = pd.factorize(d[by])
+    stratum = pd.factorize(d["cohort"])[0].astype("int64") * len(g_names) + g_codes
+    has_treated = (np.bincount(stratum, weights=d["treated"].to_numpy())[stratum] > 0)
+    d, stratum = d[has_treated], pd.factorize(stratum[has_treated])[0]
+    t = d["treated"].to_numpy()
+    groups = d[by].to_numpy()
+    if (t == 0).sum() == 0 or len(np.unique(groups)) < 2:
+        return None
+    # treatment columns: one indicator, or (all levels) the supported-share-weighted average
+    # of the level effects as the first coefficient (the others are contrasts between levels)
+    found = [lv for lv in LEVELS if ((t == 1) & (d["level"] == lv).to_numpy()).any()]
+    found += sorted(set(d.loc[t == 1, "level"]) - set(found))
+    if level is None and len(found) > 1:
+        T_l = np.column_stack([((t == 1) & (d["level"] == lv).to_numpy()).astype(float)
+                               for lv in found])
+        w = T_l.sum(axis=0) / T_l.sum()
+        T = np.column_stack([t.astype(float)] + [T_l[:, j] / w[j] - T_l[:, -1] / w[-1]
+                                                  for j in range(len(found) - 1)])
+        weights = dict(zip(found, np.round(w, 4).tolist(), strict=True))
+    else:
+        T = t.astype(float)[:, None]
+        weights = {level or found[0]: 1.0}
+    C, names = cohort_covariates(d)
+    M = np.column_stack([d["attendance_rate"].to_numpy(dtype=float), T, C])
+    Z = _within(M, stratum)
+    keep = _independent(Z[:, 1:], T.shape[1])
+    X = Z[:, 1:][:, keep]
+    used = [names[j - T.shape[1]] for j in keep if j >= T.shape[1]]
+    res = ols_cluster(X, Z[:, 0], groups, 0, conf_level=conf_level, n_boot=n_boot,
+                      random_state=random_state, n_params=X.shape[1])
+    n_tc = int(pd.Series(groups[t == 1]).nunique())
+    assumptions = [
+        "selection on observables: within an entry term and " + where + ", which learners "
+        "start a support depends only on what is adjusted for (previous-session attendance, "
+        "as a cubic; any exclusion in the previous session; SIMD quintile 1; additional "
+        "support needs; care experience; free school meals), the observables supports are "
+        "allocated on",
+        "no unmeasured selection: nothing else that affects attendance (for example a dip "
+        "earlier in the same session, or a family crisis known to staff) decides who is "
+        "supported or when",
+        "comparison learners are those not supported before the entry term; some are "
+        "supported later, which is allowed because their attendance in the entry term is "
+        "untreated",
+        "the entry terms are pooled: a learner not yet supported is a comparison in each term "
+        "until supported, and the interval, clustered by " + where + ", allows for that",
+        "attendance is linear in the adjustment covariates, with the same slopes in every "
+        "entry term",
+        "the effect is on attendance in the term support starts, including the weeks of that "
+        "term before it started (diluted where supports start mid-term)",
+        "no spill-over from supported learners to the comparison learners",
+    ]
+    if n_tc < 10:
+        assumptions.append(f"only {n_tc} {where}s contain supported learners: even the wild "
+                           "cluster bootstrap can mislead with so few")
+    who = ("supported learners" if level is None else f"learners given {level} support")
+    return Estimate(
+        estimate=res["estimate"], se=res["se"], ci_low=res["ci_low"], ci_high=res["ci_high"],
+        p_value=res["p_value"], n_treated=int(d.loc[t == 1, "pupil_id"].nunique()),
+        n_control=int(d.loc[t == 0, "pupil_id"].nunique()),
+        method=("entry-cohort regression adjustment (learners starting support in a term "
+                f"against learners not yet supported in the same term and {where})"),
+        outcome="attendance", units="percentage points", design="level",
+        conf_level=conf_level, inference=res["inference"], assumptions=assumptions,
+        treated_label=treated_label or who,
+        control_label="comparable learners not yet supported",
+        extra={"n_rows": int(len(d)), "n_cohorts": int(d["cohort"].nunique()),
+               "cohorts": sorted(d["cohort"].unique()), "n_clusters": res["n_clusters"],
+               "n_treated_clusters": n_tc, "clustered_by": where,
+               "n_strata": int(stratum.max() + 1), "level_weights": weights,
+               "covariates": used},
+    )
+
+
+# ---------------------------------------------------------------------------
+# The estimates the reports show
+# ---------------------------------------------------------------------------
 
 def attendance_effect(ctx, *, cluster: str | None = None, level: str | None = None,
                       panel: pd.DataFrame | None = None, n_boot: int = N_BOOT,
-                      method: str = "did"):
-    """Difference-in-differences estimate of supports on termly attendance.
+                      method: str = DEFAULT_METHOD, design: pd.DataFrame | None = None):
+    """Effect of supports on termly attendance, by the chosen design.
 
     Parameters
     ----------
@@ -93,10 +482,15 @@ def attendance_effect(ctx, *, cluster: str | None = None, level: str | None = No
     level : {"universal", "additional", "intensive"}, optional
         Only pupils whose first support was at this level (plus the comparison group).
     panel : DataFrame, optional
-        A panel from :func:`attendance_panel` to reuse.
-    method : {"did", "event_study"}
-        Two-way fixed-effects difference-in-differences, or the heterogeneity-robust event
-        study (group-time effects against not-yet-supported learners, with a pre-trend test).
+        A panel from :func:`attendance_panel` to reuse (``"did"``, ``"event_study"``).
+    design : DataFrame, optional
+        A design from :func:`entry_cohorts` to reuse (``"cohort"``).
+    method : {"cohort", "did", "event_study"}
+        ``"cohort"`` (default, recommended): the entry-cohort design with regression
+        adjustment for the selection observables (:func:`cohort_effect`). ``"did"``:
+        two-way fixed-effects difference-in-differences. ``"event_study"``: group-time
+        effects against not-yet-supported learners, with a pre-trend test. Both of the
+        latter are biased upwards by targeted supports, and say so in their assumptions.
 
     Returns
     -------
@@ -110,6 +504,10 @@ def attendance_effect(ctx, *, cluster: str | None = None, level: str | None = No
         raise ReportError(f"unknown method {method!r}; valid methods: {', '.join(METHODS)}.")
     if level is not None and level not in LEVELS:
         raise ReportError(f"unknown support level {level!r}; valid levels: {', '.join(LEVELS)}.")
+    if method == "cohort":
+        d = entry_cohort_design(ctx) if design is None else design
+        return cohort_effect(d, level=level, cluster=cluster, n_boot=n_boot,
+                             random_state=ctx.seed)
     p = attendance_panel(ctx, cluster) if panel is None else panel
     if cluster is not None and panel is not None:
         p = p[p["cluster"] == str(cluster)]
@@ -120,23 +518,34 @@ def attendance_effect(ctx, *, cluster: str | None = None, level: str | None = No
     by = "seed_code" if cluster is not None else "cluster"
     who = "supported learners" if level is None else f"learners given {level} support"
     if method == "event_study":
-        return event_study(p, "attendance_rate", "pupil_id", "period", "first_period",
-                           cluster=by, outcome_label="attendance", units="percentage points",
-                           treated_label=who, control_label="learners not yet supported")
-    return did(p, "attendance_rate", "supported", "pupil_id", "period", cluster=by,
-               n_boot=n_boot, random_state=ctx.seed, outcome_label="attendance",
-               units="percentage points", treated_label=who,
-               control_label="learners not supported")
+        est = event_study(p, "attendance_rate", "pupil_id", "period", "first_period",
+                          cluster=by, outcome_label="attendance", units="percentage points",
+                          treated_label=who, control_label="learners not yet supported")
+    else:
+        est = did(p, "attendance_rate", "supported", "pupil_id", "period", cluster=by,
+                  n_boot=n_boot, random_state=ctx.seed, outcome_label="attendance",
+                  units="percentage points", treated_label=who,
+                  control_label="learners not supported")
+    est.assumptions.insert(0, TARGETING_BIAS)
+    est.extra["targeting_bias"] = TARGETING_BIAS
+    return est
 
 
 def effects_table(ctx, *, by_cluster: bool = True, panel: pd.DataFrame | None = None,
-                  n_boot: int = N_BOOT) -> pd.DataFrame:
+                  n_boot: int = N_BOOT, method: str = DEFAULT_METHOD,
+                  design: pd.DataFrame | None = None) -> pd.DataFrame:
     """Attendance effect estimates: authority-wide, by level, and (optionally) by cluster.
 
     Columns: ``scope, label, level, estimate, ci_low, ci_high, p_value, n_treated,
-    n_control, inference, sentence``.
+    n_control, inference, sentence, method``. The panel (``"did"``, ``"event_study"``) or
+    design (``"cohort"``) is built once and reused.
     """
-    p = attendance_panel(ctx) if panel is None else panel
+    if method not in METHODS:
+        raise ReportError(f"unknown method {method!r}; valid methods: {', '.join(METHODS)}.")
+    if method == "cohort":
+        design = entry_cohort_design(ctx) if design is None else design
+    elif panel is None:
+        panel = attendance_panel(ctx)
     rows = []
 
     def add(scope: str, label: str, est, level: str = "all") -> None:
@@ -147,15 +556,18 @@ def effects_table(ctx, *, by_cluster: bool = True, panel: pd.DataFrame | None = 
                      "estimate": est.estimate, "ci_low": est.ci_low, "ci_high": est.ci_high,
                      "p_value": est.p_value, "n_treated": est.n_treated,
                      "n_control": est.n_control, "inference": est.inference,
-                     "sentence": est.sentence()})
+                     "sentence": est.sentence(), "method": est.method})
 
-    add("authority", "All supports", attendance_effect(ctx, panel=p, n_boot=n_boot))
+    def fit(**kw):
+        return attendance_effect(ctx, panel=panel, design=design, n_boot=n_boot,
+                                 method=method, **kw)
+
+    add("authority", "All supports", fit())
     for lv in LEVELS:
-        add("level", f"{lv.capitalize()} support",
-            attendance_effect(ctx, level=lv, panel=p, n_boot=n_boot), lv)
+        add("level", f"{lv.capitalize()} support", fit(level=lv), lv)
     if by_cluster:
         for c in ctx.clusters:
-            add("cluster", c, attendance_effect(ctx, cluster=c, panel=p, n_boot=n_boot))
+            add("cluster", c, fit(cluster=c))
     out = pd.DataFrame(rows)
     for col in ("estimate", "ci_low", "ci_high", "p_value"):
         out[col] = pd.to_numeric(out.get(col), errors="coerce")
