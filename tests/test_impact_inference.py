@@ -62,3 +62,36 @@ def test_wild_bootstrap_size_with_few_clusters_beats_naive_cr1():
         rej_norm.append(abs(fit.params[1] / fit.bse[1]) > 1.96)
     assert 0.01 <= np.mean(rej_wild) <= 0.10
     assert np.mean(rej_norm) > np.mean(rej_wild)
+
+
+def test_interval_is_the_set_the_restricted_test_does_not_reject():
+    X, y, cl = _data(4, G=15, beta=0.2)
+    r = wild_cluster_bootstrap(X, y, cl, 1, n_boot=399, random_state=1)
+    assert r.ci_low < r.t_stat * r.se < r.ci_high
+    # duality: the interval excludes 0 exactly when the p-value is below 5%
+    assert (r.ci_low > 0 or r.ci_high < 0) == (r.p_value <= 0.05)
+    # shifting y by c * x shifts the interval by c (the test of beta = b is b-equivariant)
+    shifted = wild_cluster_bootstrap(X, y + 0.7 * X[:, 1], cl, 1, n_boot=399, random_state=1)
+    np.testing.assert_allclose([shifted.ci_low, shifted.ci_high],
+                               [r.ci_low + 0.7, r.ci_high + 0.7], atol=2e-3 * r.se)
+
+
+@pytest.mark.slow
+def test_interval_coverage_with_few_treated_clusters():
+    """Treatment assigned to whole clusters, about 4 of 15 treated: 95% intervals cover the
+    truth in 90-99% of 200 simulations (normal CR1 intervals cover less)."""
+    cover, cover_norm = [], []
+    for s in range(200):
+        rng = np.random.default_rng(500 + s)
+        cl = rng.integers(0, 15, 2000)
+        x = (rng.random(15) < 0.3)[cl].astype(float)
+        if x.min() == x.max():
+            continue
+        y = 1.0 * x + rng.normal(size=15)[cl] * 0.5 + rng.normal(size=2000)
+        X = np.column_stack([np.ones(2000), x])
+        r = wild_cluster_bootstrap(X, y, cl, 1, n_boot=399, random_state=s)
+        cover.append(r.ci_low <= 1.0 <= r.ci_high)
+        fit = sm.OLS(y, X).fit(cov_type="cluster", cov_kwds={"groups": cl})
+        cover_norm.append(abs(fit.params[1] - 1.0) <= 1.96 * fit.bse[1])
+    assert 0.90 <= np.mean(cover) <= 0.99
+    assert np.mean(cover_norm) < np.mean(cover)
