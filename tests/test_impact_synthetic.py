@@ -273,3 +273,51 @@ def test_matching_is_biased_here_and_its_balance_table_says_so(synth):
     assert (bal.loc[["pz2", "pz3"], "status"] == "imbalanced").all()
     assert m.extra["max_abs_smd_after"] >= 0.1
     assert any(s.startswith("WARNING: covariate balance is poor") for s in m.assumptions)
+
+
+def test_effect_size_and_baseline_equivalence_of_the_report(synth):
+    from nlc_eval.impact.effects import correction_factor
+    from nlc_eval.reports._section import Section
+    from nlc_eval.reports.content import _effect_size_and_baseline
+
+    a, design = synth
+    ctx = _ctx(a)
+    est = im.attendance_effect(ctx, level="intensive", design=design)
+    sec = Section()
+    _effect_size_and_baseline(sec, est, design, None, "intensive")
+    es = sec.results["effect_size"]
+    # termly attendance of pupils varies by several points; g is the estimate in those units
+    assert 4 < es["sd"] < 15
+    J = correction_factor(est.n_treated, est.n_control)
+    assert es["g"] == pytest.approx(J * est.estimate / es["sd"], rel=1e-3)
+    assert es["ci_low"] < es["g"] < es["ci_high"]
+    assert "months'-progress scale is for attainment" in " ".join(sec.sentences)
+    base = sec.tables["baseline"]
+    # supports are targeted on prior attendance: baseline equivalence fails before adjustment
+    row = base.loc["Attendance in the previous session"]
+    assert row["WWC baseline equivalence"] == "not satisfied"
+    assert float(row["Difference (effect size)"]) < -0.25
+    assert sec.results["baseline_not_satisfied"] >= 1
+
+
+def test_baseline_differences_of_rare_characteristics_are_hidden(synth):
+    from nlc_eval.reports._section import Section
+    from nlc_eval.reports.content import BASELINE_LABELS, _effect_size_and_baseline
+
+    a, design = synth
+    ctx = _ctx(a)
+    cl = design["cluster"].iloc[0]
+    est = im.attendance_effect(ctx, cluster=cl, design=design)
+    d = design.copy()
+    # exactly two supported learners in the cluster are care-experienced: a difference in
+    # that share would tell readers how many
+    mine = np.flatnonzero(((d["cluster"] == cl) & (d["treated"] == 1)).to_numpy())
+    d.loc[d.index[mine], "care_experienced"] = 0.0
+    d.loc[d.index[mine[:2]], "care_experienced"] = 1.0
+    sec = Section()
+    _effect_size_and_baseline(sec, est, d, cl, None)
+    table = sec.tables["baseline"]
+    assert table.loc[BASELINE_LABELS["care_experienced"], "Difference (effect size)"] == "c"
+    assert table.loc[BASELINE_LABELS["care_experienced"], "WWC baseline equivalence"] == "c"
+    shown = table.loc[BASELINE_LABELS["prior_attendance"], "Difference (effect size)"]
+    assert shown != "c" and float(shown) < 0

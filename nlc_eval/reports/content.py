@@ -370,7 +370,9 @@ def impact_evaluation(ctx, *, outcome: str = "attendance_rate",
         raise ReportError(f"unknown outcome {outcome!r}; valid outcomes: "
                           f"{', '.join(impact_models.OUTCOMES)}.")
     cl = check_cluster(ctx, cluster) if cluster else None
-    est = impact_models.attendance_effect(ctx, cluster=cl, level=level or None, method=method)
+    design = impact_models.entry_cohort_design(ctx) if method == "cohort" else None
+    est = impact_models.attendance_effect(ctx, cluster=cl, level=level or None, method=method,
+                                          design=design)
     sec = Section()
     scope = cl or ctx.authority_name
     if est is None:
@@ -403,6 +405,11 @@ def impact_evaluation(ctx, *, outcome: str = "attendance_rate",
                        "before support started")
             sec.sentences.append(f"The pre-trend test (p = {p:.3f}) {verdict}.")
     sec.sentences.append("Assumptions: " + "; ".join(est.assumptions) + ".")
+    if design is not None:
+        _effect_size_and_baseline(sec, est, design, cl, level or None)
+    else:
+        sec.notes.append("Baseline characteristics are compared for the entry-cohort design "
+                         "(method 'cohort') only.")
     truth = truth_table(ctx, outcome)
     if truth is not None:
         planted = (truth.set_index("level")["sample_effect"].get(level) if level else
@@ -417,6 +424,68 @@ def impact_evaluation(ctx, *, outcome: str = "attendance_rate",
                                "ci_high": _num(est.ci_high), "p_value": _num(est.p_value),
                                "n_treated": int(est.n_treated), "method": est.method}
     return sec
+
+
+#: Baseline characteristics of the entry-cohort design, as the report names them.
+BASELINE_LABELS = {"prior_attendance": "Attendance in the previous session",
+                   "prior_missing": "Not on roll in the previous session",
+                   "prior_excluded": "Excluded in the previous session",
+                   "simd_q1": "Lives in SIMD quintile 1", "asn": "Additional support needs",
+                   "care_experienced": "Care-experienced", "fsm": "Free school meals"}
+
+
+def _effect_size_and_baseline(sec: Section, est, design: pd.DataFrame, cluster: str | None,
+                              level: str | None, threshold: int = 5) -> None:
+    """Hedges' g of the estimate and the WWC baseline-equivalence table of the design.
+
+    g divides the estimate and its interval by the total SD of termly attendance from an
+    unconditional multilevel model (pupils within schools within clusters) of the latest
+    entry cohort (EEF practice). Baseline differences are shown before adjustment; a 0/1
+    characteristic's difference is hidden (``c``) when fewer than ``threshold`` learners in
+    either group have it or lack it, since it could reveal how many do.
+    """
+    from nlc_eval.impact.effects import baseline_equivalence, standardise, total_sd
+
+    d = design if cluster is None else design[design["cluster"] == str(cluster)]
+    if level is not None:
+        d = d[(d["treated"] == 0) | (d["level"] == level)]
+    latest = d[d["cohort"] == d["cohort"].iloc[-1]]
+    groups = ["seed_code"] if cluster is not None else ["cluster", "seed_code"]
+    sd = total_sd(latest, "attendance_rate", groups)
+    es = standardise(est, sd)
+    sec.sentences.append(
+        f"As an effect size: g = {es.g:.2f} (95% CI {es.ci_low:.2f} to {es.ci_high:.2f}), "
+        f"in units of the total standard deviation of termly attendance ({sd:.1f} points, "
+        "from an unconditional multilevel model of pupils in schools"
+        + (" in clusters" if cluster is None else "") + "). The EEF months'-progress scale "
+        "is for attainment, so it is not applied to attendance.")
+    covs = [c for c in impact_models.SELECTION_COVARIATES if d[c].std() > 0]
+    be = baseline_equivalence(d, "treated", covs).set_index("covariate")
+    t = d["treated"].to_numpy() == 1
+    shown = []
+    for c in covs:
+        x = d[c].to_numpy(dtype=float)
+        small = False
+        if np.isin(x, [0, 1]).all():
+            small = min(x[t].sum(), (1 - x[t]).sum(), x[~t].sum(), (1 - x[~t]).sum()) < threshold
+        shown.append({"Characteristic": BASELINE_LABELS.get(c, c),
+                      "Difference (effect size)": "c" if small else f"{be.loc[c, 'effect_size']:.2f}",
+                      "WWC baseline equivalence": "c" if small else be.loc[c, "verdict"]})
+    table = pd.DataFrame(shown).set_index("Characteristic")
+    sec.tables["baseline"] = table
+    verdicts = be["verdict"]
+    n_not = int((verdicts == "not satisfied").sum())
+    sec.sentences.append(
+        f"Before adjustment, supported learners and the comparison group differ by more than "
+        f"0.25 standard deviations on {n_not} of {len(covs)} baseline characteristics (What "
+        "Works Clearinghouse: equivalence not satisfied), as expected when supports are "
+        "targeted: the estimate adjusts for all of them, and rests on that adjustment."
+        if n_not else
+        "Before adjustment, supported learners and the comparison group are within 0.25 "
+        "standard deviations on every baseline characteristic; the estimate adjusts for them.")
+    sec.results["effect_size"] = {"g": _num(es.g), "ci_low": _num(es.ci_low),
+                                  "ci_high": _num(es.ci_high), "sd": _num(sd)}
+    sec.results["baseline_not_satisfied"] = n_not
 
 
 # ---------------------------------------------------------------------------
