@@ -138,7 +138,7 @@ def _coverage_row(seed, truth, name, level, est, lo=None, hi=None, n=None) -> di
             "n_treated": int(est.n_treated if n is None else n)}
 
 
-def bench_synthetic(seeds: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def bench_synthetic(seeds: int, start: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Coverage of the planted attendance effects over ``seeds`` synthetic authorities.
 
     The designs come from the library (:mod:`nlc_eval.reports.impact_models`): the pooled
@@ -153,7 +153,7 @@ def bench_synthetic(seeds: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     from nlc_eval.reports import impact_models as im
 
     rows = []
-    for s in range(seeds):
+    for s in range(start, start + seeds):
         t0 = time.perf_counter()
         a = authority(seed=s)
         truth = a.truth[a.truth.outcome == "attendance_rate"].set_index("level")["effect"]
@@ -219,7 +219,9 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", type=int, default=50, help="synthetic authorities (0 = skip)")
     ap.add_argument("--panel-seeds", type=int, default=200, help="simulated panels")
     ap.add_argument("--lalonde-boot", type=int, default=199, help="bootstrap draws, weighting")
-    ap.add_argument("--write", action="store_true", help="write benchmarks/results/impact.md")
+    ap.add_argument("--seed-start", type=int, default=0, help="first synthetic authority seed")
+    ap.add_argument("--write", action="store_true", help="write the results file")
+    ap.add_argument("--out", default="impact.md", help="results file in benchmarks/results/")
     args = ap.parse_args(argv)
     sections = []
 
@@ -237,14 +239,14 @@ def main(argv=None) -> int:
         show("Coverage on simulated panels", bench_panels(args.panel_seeds),
              "Planted effect 1.0, 600 units x 6 periods, treatment by cluster (23 clusters).")
     if args.seeds:
-        summary, per = bench_synthetic(args.seeds)
+        summary, per = bench_synthetic(args.seeds, args.seed_start)
         show("Coverage on the synthetic authority (attendance)", summary,
              "Planted effect from `authority(seed).truth` (3.0 intensive, 1.5 additional "
-             "percentage points); 95% intervals; one authority per seed (seeds 0 to "
-             f"{args.seeds - 1}). Entry-cohort intervals: wild cluster bootstrap over the 23 "
+             "percentage points); 95% intervals; one authority per seed (seeds "
+             f"{args.seed_start} to {args.seed_start + args.seeds - 1}). Entry-cohort intervals: wild cluster bootstrap over the 23 "
              "clusters, 399 draws. The naive interval is the two-sample normal one.")
     if args.write:
-        out = ROOT / "benchmarks" / "results" / "impact.md"
+        out = ROOT / "benchmarks" / "results" / args.out
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text("# Impact estimators: benchmark\n\nCommand: `" + cmd.strip()
                        + "`\n\n" + "\n".join(sections))
