@@ -24,7 +24,7 @@ from nlc_eval.errors import ImpactError
 
 from . import _validate as v
 from .estimate import Estimate
-from .inference import critical_value, if_inference, p_from_t, wild_wald_means
+from .inference import cluster_codes, critical_value, if_inference, p_from_t, wild_wald_means
 
 
 def _first_period(df: pd.DataFrame, unit: str, first_treated: str, times: np.ndarray):
@@ -125,7 +125,7 @@ def event_study(df: pd.DataFrame, outcome: str, unit: str, time: str, first_trea
     clusters = None
     if cluster:
         clusters = df.groupby(unit, sort=False)[cluster].first().reindex(wide.index).to_numpy()
-    codes = np.unique(clusters, return_inverse=True)[1] if clusters is not None else None
+    codes = cluster_codes(clusters)[0] if clusters is not None else None
     rows, psis, pre_cells = [], [], []
     for g in cohorts:
         base = g - 1
@@ -200,7 +200,7 @@ def event_study(df: pd.DataFrame, outcome: str, unit: str, time: str, first_trea
             # cohort sits in a handful of clusters, so the p-value comes from a wild cluster
             # bootstrap of the studentised Wald statistic with the null imposed
             A_pre = A[np.ix_([r for r, _ in pre_cells], pre)]
-            wb = wild_wald_means([c for _, c in pre_cells], A_pre, codes, G, wald,
+            wb = wild_wald_means([c for _, c in pre_cells], A_pre, G, wald,
                                  n_boot=n_boot, random_state=random_state)
             p_pre = wb["p_value"]
             pre_method = (f"wild cluster bootstrap of the Wald statistic ({wb['weights']} "

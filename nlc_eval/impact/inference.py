@@ -277,7 +277,7 @@ def if_inference(psi: np.ndarray, clusters=None, *, conf_level: float = 0.95,
 
 
 def wild_wald_means(cells: list[tuple[np.ndarray, np.ndarray, np.ndarray]], A: np.ndarray,
-                    codes: np.ndarray, n_clusters: int, wald: float, *, n_boot: int = 999,
+                    n_clusters: int, wald: float, *, n_boot: int = 999,
                     weights: str = "auto", random_state: int | None = 0) -> dict:
     """Wild cluster bootstrap p-value of a joint Wald test that mean differences are zero.
 
@@ -294,8 +294,8 @@ def wild_wald_means(cells: list[tuple[np.ndarray, np.ndarray, np.ndarray]], A: n
         Per cell: outcomes of the units used (1-d), a boolean treated mask, and integer
         cluster codes 0..G-1 of those units.
     A : ndarray (cells, k)
-    codes, n_clusters :
-        Cluster codes of all units and their number G (only G is used for the weights).
+    n_clusters : int
+        Number of clusters G.
     wald : float
         Observed Wald statistic, ``theta' V^+ theta`` with ``V = G/(G-1) S'S``.
 
