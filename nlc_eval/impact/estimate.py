@@ -63,6 +63,12 @@ class Estimate:
         Further rows for :meth:`tidy` (e.g. event-time effects), in the tidy columns.
     extra : dict
         Method-specific details (ICC, pre-trend test, bootstrap draws, ...).
+    warnings : list of str
+        Cautions a reader must see beside the number (e.g. few treated clusters); printed
+        by :meth:`summary` and added to :meth:`sentence`.
+    reference_levels : dict
+        For categorical covariates encoded automatically: column -> the reference level
+        left out of the dummies; printed by :meth:`summary`.
 
     Examples
     --------
@@ -93,6 +99,8 @@ class Estimate:
     control_label: str = "comparison units"
     terms: pd.DataFrame | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    reference_levels: dict[str, str] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ tables
     @property
@@ -174,7 +182,10 @@ class Estimate:
                 )
         if not self.significant:
             text += "; the interval includes no difference, so no effect cannot be ruled out"
-        return text + "."
+        text += "."
+        for w in self.warnings:
+            text += " " + w[:1].upper() + w[1:] + ("" if w.endswith(".") else ".")
+        return text
 
     def summary(self) -> str:
         """A multi-line text summary: method, effect, interval, groups, inference, assumptions."""
@@ -191,6 +202,10 @@ class Estimate:
         for key, value in self.extra.items():
             if isinstance(value, (int, float, str, np.floating, np.integer)):
                 lines.append(f"{key.replace('_', ' ').capitalize()}: {value}")
+        for column, level in self.reference_levels.items():
+            lines.append(f"Reference level of {column}: {level}")
+        for w in self.warnings:
+            lines.append(f"Warning: {w}")
         if self.assumptions:
             lines.append("Assumptions:")
             lines.extend(f"  - {a}" for a in self.assumptions)
