@@ -13,14 +13,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from nlc_eval import formatting as fmt
+
 TIDY_COLUMNS = ["term", "estimate", "std_error", "ci_low", "ci_high", "p_value", "n"]
 
 
 def _fmt(value: float, digits: int = 1) -> str:
-    if value is None or not np.isfinite(value):
-        return "n/a"
-    text = f"{value:,.{digits}f}"
-    return "0" + text[2:] if text.startswith("-0") and float(text) == 0 else text
+    """``value`` with ``digits`` decimals by the kit's formatter (no negative zero)."""
+    return fmt.number(value, digits)
 
 
 @dataclass
@@ -138,70 +138,105 @@ class Estimate:
         return pd.concat([head, more], ignore_index=True)
 
     # ------------------------------------------------------------------ text
-    def _units_text(self, value: float) -> str:
-        u = self.units.strip()
-        if not u:
-            return _fmt(value)
-        if u in {"£", "$", "€"}:
-            return f"{u}{_fmt(value, 0)}"
-        if u == "%":
-            return f"{_fmt(value)}%"
-        return f"{_fmt(value)} {u}"
+    @property
+    def outcome_label(self) -> str:
+        """The outcome as it reads in a sentence (raw column names made readable)."""
+        return fmt.label(self.outcome)
+
+    def _units_text(self, value: float, decimals: int | None = None) -> str:
+        """``value`` in the outcome's units, at ``decimals`` (default: the formatter's)."""
+        if decimals is None:
+            decimals = fmt.decimals_for(value, min_decimals=0 if self._money else 1)
+            decimals = 2 if self._money and 0 < decimals < 2 else decimals
+        return fmt.with_units(value, decimals, self.units)
+
+    @property
+    def _money(self) -> bool:
+        return self.units.strip() in fmt.MONEY
+
+    def formatted(self) -> fmt.Formatted:
+        """The estimate and its interval as printed (same decimals; see :mod:`formatting`).
+
+        Money carries its symbol (``£4.30``); other units are left to the caller.
+        """
+        if self.scale == "ratio":
+            return fmt.ratio(self.estimate, self.ci_low, self.ci_high,
+                             conf_level=self.conf_level)[0]
+        return fmt.effect(self.estimate, self.ci_low, self.ci_high,
+                          units=self.units if self._money else "",
+                          conf_level=self.conf_level)
 
     def sentence(self) -> str:
-        """One plain-English sentence with the interval, in the units of the outcome."""
-        level = f"{round(self.conf_level * 100):d}% CI"
-        subject = self.outcome[:1].upper() + self.outcome[1:]
+        """One plain-English sentence with the interval, in the units of the outcome.
+
+        The effect has at least two significant figures and its interval the same decimals;
+        the sign word follows the estimate, and the interval is said to include no
+        difference only when it does (see :mod:`nlc_eval.formatting`).
+        """
+        subject = fmt.capitalise(self.outcome_label)
         if self.scale == "ratio":
-            pct = (self.estimate - 1.0) * 100
-            word = "higher" if pct >= 0 else "lower"
-            text = (
-                f"{subject} among {self.treated_label} was {abs(pct):.0f}% {word} than among "
-                f"{self.control_label} (rate ratio {self.estimate:.2f}, {level} "
-                f"{self.ci_low:.2f} to {self.ci_high:.2f})"
-            )
+            f, change = fmt.ratio(self.estimate, self.ci_low, self.ci_high,
+                                  conf_level=self.conf_level)
+            numbers = f"rate ratio {f.estimate}, {f.interval}"
+            if f.sign == 0:
+                text = (f"{subject} was the same among {self.treated_label} as among "
+                        f"{self.control_label} ({numbers})")
+            else:
+                word = "higher" if f.sign > 0 else "lower"
+                text = (f"{subject} among {self.treated_label} was {change} {word} than "
+                        f"among {self.control_label} ({numbers})")
         else:
-            size = self._units_text(abs(self.estimate))
-            lo, hi = self._units_text(self.ci_low), self._units_text(self.ci_high)
-            if self.units.strip() in {"£", "$", "€"}:
-                lo = lo if self.ci_low >= 0 else "-" + self._units_text(-self.ci_low)
-                hi = hi if self.ci_high >= 0 else "-" + self._units_text(-self.ci_high)
+            f = self.formatted()
+            size = fmt.with_units(abs(self.estimate), f.decimals, self.units)
+            interval = f.interval
+            if f.sign == 0:
+                same = ("changed by the same amount as" if self.design == "change"
+                        else "was the same as for")
+                text = (f"{subject} of {self.treated_label} {same} {self.control_label} "
+                        f"(difference {f.estimate}, {interval})")
+            elif self.design == "change":
+                verb = "rose" if f.sign > 0 else "fell"
+                text = (f"{subject} of {self.treated_label} {verb} {size} more than "
+                        f"{self.control_label} ({interval})")
             else:
-                lo, hi = _fmt(self.ci_low), _fmt(self.ci_high)
-            if self.design == "change":
-                verb = "rose" if self.estimate >= 0 else "fell"
-                text = (
-                    f"{subject} of {self.treated_label} {verb} {size} more than "
-                    f"{self.control_label} ({level} {lo} to {hi})"
-                )
-            else:
-                word = "higher" if self.estimate >= 0 else "lower"
-                text = (
-                    f"{subject} of {self.treated_label} was {size} {word} than for "
-                    f"{self.control_label} ({level} {lo} to {hi})"
-                )
-        if not self.significant:
+                word = "higher" if f.sign > 0 else "lower"
+                text = (f"{subject} of {self.treated_label} was {size} {word} than for "
+                        f"{self.control_label} ({interval})")
+        if f.includes_null:
             text += "; the interval includes no difference, so no effect cannot be ruled out"
         text += "."
         for w in self.warnings:
-            text += " " + w[:1].upper() + w[1:] + ("" if w.endswith(".") else ".")
+            text += " " + fmt.capitalise(w) + ("" if w.endswith(".") else ".")
         return text
 
     def summary(self) -> str:
-        """A multi-line text summary: method, effect, interval, groups, inference, assumptions."""
-        level = f"{round(self.conf_level * 100):d}%"
+        """A multi-line text summary: method, effect, interval, groups, inference, assumptions.
+
+        Every number is printed by :mod:`nlc_eval.formatting` (no raw floats).
+        """
+        f = self.formatted()
+        if self.scale == "ratio":
+            effect = f"rate ratio {f.estimate}"
+            se = f"SE of the log ratio {fmt.general(self.se, 2)}"
+            units = ""
+        else:
+            effect = fmt.with_units(self.estimate, f.decimals, self.units)
+            units = f" ({self.units})" if self.units else ""
+            se = f"SE {fmt.number(self.se, max(f.decimals, fmt.sig_decimals(self.se)))}"
         lines = [
             f"Method: {self.method}",
-            f"Outcome: {self.outcome}" + (f" ({self.units})" if self.units else ""),
-            f"Effect: {self.estimate:.4g}  (SE {self.se:.3g})",
-            f"{level} CI: {self.ci_low:.4g} to {self.ci_high:.4g}   p = {self.p_value:.3g}",
-            f"Treated: {self.n_treated}   Comparison: {self.n_control}",
+            f"Outcome: {self.outcome_label}{units}",
+            f"Effect: {effect}  ({se})",
+            f"{f.level}: {f.low} to {f.high}   {fmt.p_value(self.p_value)}",
+            f"Treated: {fmt.general(int(self.n_treated))}   "
+            f"Comparison: {fmt.general(int(self.n_control))}",
         ]
         if self.inference:
             lines.append(f"Inference: {self.inference}")
         for key, value in self.extra.items():
             if isinstance(value, (int, float, str, np.floating, np.integer)):
-                lines.append(f"{key.replace('_', ' ').capitalize()}: {value}")
+                shown = value if isinstance(value, str) else fmt.general(value)
+                lines.append(f"{fmt.capitalise(key.replace('_', ' '))}: {shown}")
         for column, level in self.reference_levels.items():
             lines.append(f"Reference level of {column}: {level}")
         for w in self.warnings:
@@ -213,10 +248,11 @@ class Estimate:
         return "\n".join(lines)
 
     def __repr__(self) -> str:  # short, so notebooks show something readable
+        f = self.formatted()
         return (
-            f"Estimate({self.method}: {self.estimate:.4g} "
-            f"[{self.ci_low:.4g}, {self.ci_high:.4g}], p={self.p_value:.3g}, "
-            f"n_treated={self.n_treated}, n_control={self.n_control})"
+            f"Estimate({self.method}: {f.estimate} [{f.low}, {f.high}], "
+            f"{fmt.p_value(self.p_value)}, n_treated={self.n_treated}, "
+            f"n_control={self.n_control})"
         )
 
     # ------------------------------------------------------------------ plot
