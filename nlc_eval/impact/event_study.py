@@ -1,17 +1,25 @@
 """Event studies robust to staggered adoption: Callaway–Sant'Anna group-time effects.
 
 For every cohort g (units first treated in period g) and period t, the group-time effect
-ATT(g, t) is the change in the cohort's mean outcome from its last untreated period (g - 1)
-to t, minus the same change among comparison units that are never treated or (by default)
-not yet treated by t. Already-treated units are never used as comparisons, so staggered
-starts do not contaminate the estimates. Effects are aggregated by event time e = t - g
-(weights proportional to cohort size) and overall (all post-treatment cells).
+ATT(g, t) is the change in the cohort's mean outcome from a base period to t, minus the same
+change among comparison units that are never treated or (by default) not yet treated by t.
+Already-treated units are never used as comparisons, so staggered starts do not contaminate
+the estimates. After treatment the base period is the cohort's last untreated period g - 1.
+Before treatment it is, as in R's ``did`` (``base_period="varying"``, the default), the period
+just before t, so each pre-period effect is a period-to-period change and e = -1 is estimated;
+with ``base_period="universal"`` it is g - 1 for every t and e = -1 is the reference, fixed at
+0.
 
-Inference uses the influence function of each aggregate, summed within clusters (default:
-units), with the t(G-1) reference distribution when there are fewer than 50 clusters. The
-joint pre-trend test is then a wild cluster bootstrap of the studentised Wald statistic with
-the null imposed: its asymptotic version rejected parallel trends about 30% of the time at
-the 5% level when cohorts sat in one to four treated clusters.
+Effects are aggregated as in ``did::aggte``: by event time e = t - g ("dynamic"), by cohort
+("group") and overall ("simple": every post-treatment cell), with weights proportional to
+cohort size. The weights are estimated shares of units, so each aggregate's influence
+function includes the term of the estimated weights (Callaway and Sant'Anna, 2021).
+
+Inference uses the influence function of each aggregate, summed within clusters (by default
+the unit itself), with the t(G-1) reference distribution when there are fewer than 50
+clusters. The joint pre-trend test is then a wild cluster bootstrap of the studentised Wald
+statistic with the null imposed: its asymptotic version rejected parallel trends about 30% of
+the time at the 5% level when cohorts sat in one to four treated clusters.
 """
 
 from __future__ import annotations
@@ -25,6 +33,8 @@ from nlc_eval.errors import ImpactError
 from . import _validate as v
 from .estimate import Estimate
 from .inference import cluster_codes, critical_value, if_inference, p_from_t, wild_wald_means
+
+BASE_PERIODS = ("varying", "universal")
 
 
 def _first_period(df: pd.DataFrame, unit: str, first_treated: str, times: np.ndarray):
@@ -50,8 +60,87 @@ def _first_period(df: pd.DataFrame, unit: str, first_treated: str, times: np.nda
     return pd.Series(idx, index=ft.index)
 
 
+def weights_influence(cell_cohort: np.ndarray, unit_cohort: np.ndarray,
+                      share: np.ndarray) -> np.ndarray:
+    """Influence of estimating cohort-share weights, per unit and cell (``did``'s ``wif``).
+
+    An aggregate ``sum_k w_k ATT_k`` over cells k uses ``w_k = p_k / sum_j p_j``, where
+    ``p_k`` is the share of units in the cell's cohort, an estimated proportion. Its
+    influence on the aggregate is ``wif @ att`` with, for unit i and cell k,
+    ``(1[G_i = g_k] - p_k) / S - sum_j (1[G_i = g_j] - p_j) p_k / S^2`` (S = sum_j p_j),
+    divided here by the number of units n, the scale of the other contributions.
+
+    Parameters
+    ----------
+    cell_cohort : ndarray (k,)
+        Cohort of each aggregated cell.
+    unit_cohort : ndarray (n,)
+        Cohort of each unit (``inf`` for never treated).
+    share : ndarray (k,)
+        ``p_k``, the cohort share of units of each cell.
+
+    Returns
+    -------
+    ndarray (n, k)
+    """
+    n = len(unit_cohort)
+    S = share.sum()
+    D = (unit_cohort[:, None] == cell_cohort[None, :]).astype(float) - share[None, :]
+    return (D / S - np.outer(D.sum(axis=1), share / S ** 2)) / n
+
+
+def _cells(Y, gidx, cohorts, control, base_period):
+    """Group-time effects and their unit-level influence contributions."""
+    n_units, T = Y.shape
+    rows, psis, pre_cells = [], [], []
+    for g in cohorts:
+        in_g = gidx == g
+        for t in range(T):
+            if t >= g or base_period == "universal":
+                base = g - 1
+            else:
+                base = t - 1
+            if t == base or base < 0:
+                continue
+            later = max(t, base)
+            ctrl = ~np.isfinite(gidx) if control == "never" else (gidx > later) & ~in_g
+            ok = np.isfinite(Y[:, t]) & np.isfinite(Y[:, base])
+            tr, cc = in_g & ok, ctrl & ok
+            n_t, n_c = int(tr.sum()), int(cc.sum())
+            if n_t == 0 or n_c == 0:
+                continue
+            dy = Y[:, t] - Y[:, base]
+            m_t, m_c = dy[tr].mean(), dy[cc].mean()
+            psi = np.zeros(n_units)
+            psi[tr] = (dy[tr] - m_t) / n_t
+            psi[cc] = -(dy[cc] - m_c) / n_c
+            rows.append({"g": int(g), "t": t, "event_time": t - int(g), "base": base,
+                         "att": m_t - m_c, "n_cohort": n_t, "n_comparison": n_c})
+            psis.append(psi)
+            if t < g:
+                used = tr | cc
+                pre_cells.append((len(rows) - 1, dy[used], tr[used], used))
+    return rows, psis, pre_cells
+
+
+def _aggregate(sel: np.ndarray, gt: pd.DataFrame, PSI: np.ndarray, gidx: np.ndarray,
+               share_of: dict, *, estimated_weights: bool = True):
+    """Estimate and influence contributions of the cohort-share average of cells ``sel``."""
+    cg = gt.loc[sel, "g"].to_numpy()
+    p = np.array([share_of[g] for g in cg])
+    w = p / p.sum()
+    att = gt.loc[sel, "att"].to_numpy()
+    psi = PSI[:, sel] @ w
+    if estimated_weights:
+        psi = psi + weights_influence(cg, gidx, p) @ att
+    full = np.zeros(len(gt))
+    full[sel] = w
+    return float(att @ w), psi, full
+
+
 def event_study(df: pd.DataFrame, outcome: str, unit: str, time: str, first_treated: str, *,
                 control: str = "notyet", cluster: str | None = None,
+                base_period: str = "varying",
                 window: tuple[int, int] | None = None, conf_level: float = 0.95,
                 n_boot: int = 999, random_state: int | None = 0,
                 outcome_label: str | None = None, units: str = "",
@@ -71,9 +160,17 @@ def event_study(df: pd.DataFrame, outcome: str, unit: str, time: str, first_trea
     control : {"notyet", "never"}
         Comparison units: never treated plus not-yet-treated (default), or never treated only.
     cluster : str, optional
-        Column to cluster by (default the unit); units must be nested in it.
+        Column to cluster by; units must be nested in it. Default: the unit itself, with the
+        same small-sample inference (t(G-1) intervals and the bootstrap pre-trend test with
+        fewer than 50 units) as passing ``cluster=unit``.
+    base_period : {"varying", "universal"}
+        Base of the pre-treatment effects: the previous period (default, as R's ``did``) or
+        the cohort's last untreated period g - 1 (then e = -1 is the reference, fixed at 0).
+        Post-treatment effects always use g - 1.
     window : (int, int), optional
-        Smallest and largest event time to report (default all).
+        Smallest and largest event time to report (default all); the overall effects use
+        every cell whatever the window, except the dynamic average, which averages the
+        reported event times from 0 on.
     conf_level : float
     n_boot, random_state : int
         Draws and seed of the wild cluster bootstrap of the pre-trend test, used when there
@@ -84,20 +181,38 @@ def event_study(df: pd.DataFrame, outcome: str, unit: str, time: str, first_trea
     Returns
     -------
     Estimate
-        The headline effect averages all post-treatment group-time effects (weights
-        proportional to cohort size). ``terms`` holds one row per event time (column
-        ``event_time``; e = -1 is the reference, fixed at 0). ``extra`` holds the pre-trend
-        test (``pretrend_stat``, ``pretrend_df``, ``pretrend_p``, ``pretrend_method``), the
-        number of clusters holding each cohort's treated units (``cohort_clusters``) and
-        the group-time table ``group_time`` (a DataFrame).
+        The headline effect is the "simple" aggregation: the average of all post-treatment
+        group-time effects, weighted by cohort size. ``terms`` holds one row per event time
+        (column ``event_time``). ``extra`` holds the pre-trend test (``pretrend_stat``,
+        ``pretrend_df``, ``pretrend_p``, ``pretrend_method``), ``base_period``, the three
+        aggregations ``aggregations`` (rows ``simple``, ``dynamic``, ``group``), the cohort
+        effects ``group_effects``, the number of clusters holding each cohort's treated
+        units (``cohort_clusters``) and the group-time table ``group_time`` (one row per
+        cell, with its standard error), all DataFrames or dicts.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(1)
+    >>> n, T = 300, 5
+    >>> d = pd.DataFrame({"id": np.repeat(np.arange(n), T), "t": np.tile(np.arange(T), n)})
+    >>> d["first"] = np.repeat(rng.choice([0, 2, 3], n), T)
+    >>> d["y"] = d.t + np.where((d["first"] > 0) & (d.t >= d["first"]), 1.0, 0.0)
+    >>> d["y"] += rng.normal(0, 0.1, len(d))
+    >>> es = event_study(d, "y", "id", "t", "first")
+    >>> round(es.estimate, 1), es.extra["base_period"]
+    (1.0, 'varying')
     """
     v.require_frame(df)
     cols = [outcome, unit, time, first_treated] + ([cluster] if cluster else [])
     v.require_columns(df, cols)
     v.require_no_missing(df, [outcome, unit, time])
-    v.require_numeric(df, [outcome])
+    v.require_numeric(df, [outcome], role="outcome")
     if control not in ("notyet", "never"):
         raise ImpactError(f"control={control!r}. Fix: use 'notyet' or 'never'.")
+    if base_period not in BASE_PERIODS:
+        raise ImpactError(f"base_period={base_period!r}. Fix: use 'varying' (the previous "
+                          "period, as R's did) or 'universal' (the period before treatment).")
     v.constant_within(df, first_treated, unit)
     if cluster:
         v.require_no_missing(df, [cluster], role="cluster column")
@@ -122,74 +237,99 @@ def event_study(df: pd.DataFrame, outcome: str, unit: str, time: str, first_trea
         raise ImpactError("every unit is eventually treated, so there are no never-treated "
                           "comparisons. Fix: use control='notyet'.")
     cohorts = np.unique(gidx[treated_units]).astype(int)
-    clusters = None
+    cl_name = cluster or unit
     if cluster:
         clusters = df.groupby(unit, sort=False)[cluster].first().reindex(wide.index).to_numpy()
-    codes = cluster_codes(clusters)[0] if clusters is not None else None
-    rows, psis, pre_cells = [], [], []
-    for g in cohorts:
-        base = g - 1
-        in_g = gidx == g
-        for t in range(T):
-            if t == base:
-                continue
-            later = max(t, base)
-            ctrl = ~np.isfinite(gidx) if control == "never" else (gidx > later) & ~in_g
-            ok = np.isfinite(Y[:, t]) & np.isfinite(Y[:, base])
-            tr, cc = in_g & ok, ctrl & ok
-            n_t, n_c = int(tr.sum()), int(cc.sum())
-            if n_t == 0 or n_c == 0:
-                continue
-            dy = Y[:, t] - Y[:, base]
-            m_t, m_c = dy[tr].mean(), dy[cc].mean()
-            psi = np.zeros(n_units)
-            psi[tr] = (dy[tr] - m_t) / n_t
-            psi[cc] = -(dy[cc] - m_c) / n_c
-            rows.append({"cohort": times[g], "period": times[t], "event_time": t - g,
-                         "att": m_t - m_c, "n_cohort": n_t, "n_comparison": n_c})
-            psis.append(psi)
-            if t < base and codes is not None:
-                used = tr | cc
-                pre_cells.append((len(rows) - 1, (dy[used], tr[used], codes[used])))
+    else:
+        clusters = wide.index.to_numpy()
+    codes = cluster_codes(clusters)[0]
+    rows, psis, pre_cells = _cells(Y, gidx, cohorts, control, base_period)
     if not rows:
         raise ImpactError("no cohort has a comparison group in any period. Fix: include "
                           "never-treated units or units treated later.")
     gt = pd.DataFrame(rows)
     PSI = np.column_stack(psis)
-    # aggregation matrices: columns of A map group-time cells to aggregates
-    ev = sorted(gt["event_time"].unique())
-    if window is not None:
-        ev = [e for e in ev if window[0] <= e <= window[1]]
-    A = np.zeros((len(gt), len(ev) + 1))
-    for j, e in enumerate(ev):
-        sel = (gt["event_time"] == e).to_numpy()
-        A[sel, j] = gt.loc[sel, "n_cohort"] / gt.loc[sel, "n_cohort"].sum()
     post = (gt["event_time"] >= 0).to_numpy()
     if not post.any():
         raise ImpactError("no post-treatment period is observed for any cohort. "
                           "Fix: extend the panel past the start of treatment.")
-    A[post, -1] = gt.loc[post, "n_cohort"] / gt.loc[post, "n_cohort"].sum()
-    theta = gt["att"].to_numpy() @ A
-    inf = if_inference(PSI @ A, clusters)
+    share_of = {int(g): float(np.mean(gidx == g)) for g in cohorts}
+    ev = sorted(gt["event_time"].unique())
+    if window is not None:
+        ev = [e for e in ev if window[0] <= e <= window[1]]
+    # every aggregate: its estimate and its influence contributions (n units each)
+    names, theta, cols_psi = [], [], []
+    A_ev = np.zeros((len(gt), len(ev)))        # cells -> event-time aggregates (weights)
+    for j, e in enumerate(ev):
+        est_e, psi_e, A_ev[:, j] = _aggregate((gt["event_time"] == e).to_numpy(), gt, PSI,
+                                               gidx, share_of)
+        names.append(f"event_time_{e}")
+        theta.append(est_e)
+        cols_psi.append(psi_e)
+    simple, psi_simple, _ = _aggregate(post, gt, PSI, gidx, share_of)
+    e_pos = [j for j, e in enumerate(ev) if e >= 0]
+    g_post = [g for g in cohorts if (post & (gt["g"] == g).to_numpy()).any()]
+    g_est, g_psi = [], []
+    for g in g_post:   # within a cohort the weights are equal: nothing estimated
+        est_g, psi_g, _ = _aggregate(post & (gt["g"] == g).to_numpy(), gt, PSI, gidx,
+                                     share_of, estimated_weights=False)
+        g_est.append(est_g)
+        g_psi.append(psi_g)
+    pg = np.array([share_of[g] for g in g_post])
+    g_est_a = np.array(g_est)
+    group_all = float(g_est_a @ (pg / pg.sum()))
+    psi_group = (np.column_stack(g_psi) @ (pg / pg.sum())
+                 + weights_influence(np.array(g_post, dtype=float), gidx, pg) @ g_est_a)
+    if e_pos:
+        dyn = float(np.mean([theta[j] for j in e_pos]))
+        psi_dyn = np.mean([cols_psi[j] for j in e_pos], axis=0)
+    else:
+        dyn, psi_dyn = float("nan"), np.zeros(n_units)
+    all_psi = np.column_stack(cols_psi + [psi_simple, psi_dyn, psi_group] + g_psi)
+    inf = if_inference(all_psi, clusters)
     V, dfree, G = inf["vcov"], inf["df"], inf["n_clusters"]
-    se = np.sqrt(np.diag(V))
+    se_all = np.sqrt(np.clip(np.diag(V), 0, None))
     crit = critical_value(conf_level, dfree)
-    terms = pd.DataFrame({
-        "term": [f"event_time_{e}" for e in ev], "event_time": ev, "estimate": theta[:-1],
-        "std_error": se[:-1], "ci_low": theta[:-1] - crit * se[:-1],
-        "ci_high": theta[:-1] + crit * se[:-1],
-        "p_value": [p_from_t(th / s, dfree) if s > 0 else np.nan
-                    for th, s in zip(theta[:-1], se[:-1], strict=True)],
-        "n": [int(gt.loc[gt.event_time == e, "n_cohort"].sum()) for e in ev],
-    })
-    ref = pd.DataFrame([{"term": "event_time_-1", "event_time": -1, "estimate": 0.0,
-                         "std_error": 0.0, "ci_low": 0.0, "ci_high": 0.0, "p_value": np.nan,
-                         "n": int(treated_units.sum())}])
-    terms = pd.concat([terms, ref]).sort_values("event_time", ignore_index=True)
-    # joint pre-trend test over event times <= -2
-    pre = [j for j, e in enumerate(ev) if e <= -2]
+    k_ev = len(ev)
+
+    def table(labels, est, se):
+        est, se = np.asarray(est, dtype=float), np.asarray(se, dtype=float)
+        return pd.DataFrame({
+            "term": labels, "estimate": est, "std_error": se,
+            "ci_low": est - crit * se, "ci_high": est + crit * se,
+            "p_value": [p_from_t(a / b, dfree) if b > 0 else np.nan
+                        for a, b in zip(est, se, strict=True)]})
+
+    terms = table(names, theta, se_all[:k_ev])
+    terms.insert(1, "event_time", ev)
+    terms["n"] = [int(gt.loc[gt.event_time == e, "n_cohort"].sum()) for e in ev]
+    if base_period == "universal":
+        ref = pd.DataFrame([{"term": "event_time_-1", "event_time": -1, "estimate": 0.0,
+                             "std_error": 0.0, "ci_low": 0.0, "ci_high": 0.0,
+                             "p_value": np.nan, "n": int(treated_units.sum())}])
+        if window is None or window[0] <= -1 <= window[1]:
+            terms = pd.concat([terms, ref])
+    terms = terms.sort_values("event_time", ignore_index=True)
+    aggregations = table(["simple", "dynamic", "group"], [simple, dyn, group_all],
+                         se_all[k_ev:k_ev + 3])
+    group_effects = table([f"cohort_{times[g]}" for g in g_post], g_est, se_all[k_ev + 3:])
+    group_effects.insert(1, "cohort", [times[g] for g in g_post])
+    group_effects["n"] = [int((gidx == g).sum()) for g in g_post]
+    cell_inf = if_inference(PSI, clusters)
+    gt["std_error"] = np.sqrt(np.clip(np.diag(cell_inf["vcov"]), 0, None))
+    gt.insert(0, "cohort", times[gt["g"].to_numpy()])
+    gt.insert(1, "period", times[gt["t"].to_numpy()])
+    gt["base"] = times[gt["base"].to_numpy()]
+    gt = gt.drop(columns=["g", "t"])
+    # joint pre-trend test over the estimated pre-treatment event times
+    pre = [j for j, e in enumerate(ev) if e < 0]
     if pre:
-        th, Vp = theta[pre], V[np.ix_(pre, pre)]
+        # studentised with the variance under the null: with every pre-period effect zero,
+        # the estimated weights add nothing, and the bootstrap draws are studentised alike
+        cell_rows = [r for r, *_ in pre_cells]
+        A_pre = A_ev[np.ix_(cell_rows, pre)]
+        th = np.array([theta[j] for j in pre])
+        Vp = if_inference(PSI[:, cell_rows] @ A_pre, clusters)["vcov"]
         wald = float(th @ np.linalg.pinv(Vp) @ th)
         k = len(pre)
         if dfree is None:
@@ -199,22 +339,21 @@ def event_study(df: pd.DataFrame, outcome: str, unit: str, time: str, first_trea
             # few clusters: the asymptotic (and Hotelling-scaled) tests over-reject when a
             # cohort sits in a handful of clusters, so the p-value comes from a wild cluster
             # bootstrap of the studentised Wald statistic with the null imposed
-            A_pre = A[np.ix_([r for r, _ in pre_cells], pre)]
-            wb = wild_wald_means([c for _, c in pre_cells], A_pre, G, wald,
-                                 n_boot=n_boot, random_state=random_state)
+            cells = [(dy, tr, codes[used]) for _, dy, tr, used in pre_cells]
+            wb = wild_wald_means(cells, A_pre, G, wald, n_boot=n_boot,
+                                 random_state=random_state)
             p_pre = wb["p_value"]
             pre_method = (f"wild cluster bootstrap of the Wald statistic ({wb['weights']} "
                           f"weights, {n_boot} draws, seed {random_state}, null imposed)")
     else:
         wald, k, p_pre, pre_method = float("nan"), 0, float("nan"), "no pre-treatment periods"
     cohort_clusters = {}
-    if clusters is not None:
-        for g in cohorts:
-            key = times[g].item() if hasattr(times[g], "item") else times[g]
-            cohort_clusters[key] = int(len(np.unique(clusters[gidx == g])))
-    est, s = float(theta[-1]), float(se[-1])
+    for g in cohorts:
+        key = times[g].item() if hasattr(times[g], "item") else times[g]
+        cohort_clusters[key] = int(len(np.unique(clusters[gidx == g])))
+    est, s = simple, float(se_all[k_ev])
     inference = (f"influence-function standard errors clustered by "
-                 f"{cluster or unit} ({G} clusters)"
+                 f"{cl_name} ({G} clusters), including the estimation of the cohort weights"
                  + (f", t({dfree}) small-sample intervals" if dfree is not None else ""))
     assumptions = [
         "parallel trends: each cohort would have moved like the comparison units without "
@@ -223,18 +362,17 @@ def event_study(df: pd.DataFrame, outcome: str, unit: str, time: str, first_trea
         "comparisons are never-treated" + (" or not-yet-treated" if control == "notyet" else "")
         + " units only, so staggered starts do not contaminate the estimate",
     ]
-    if clusters is not None:
-        n_tc = len(np.unique(clusters[treated_units]))
-        if n_tc < 10:
-            assumptions.append(f"only {n_tc} clusters contain treated units: cluster-robust "
-                               "intervals can be too narrow with so few treated clusters")
-        thin = {c: n for c, n in cohort_clusters.items() if n < 5}
-        if thin:
-            listed = ", ".join(f"{c} ({n})" for c, n in thin.items())
-            assumptions.append(
-                f"cohorts whose treated units sit in fewer than 5 {cluster} values: {listed}; "
-                "their effects and the pre-trend test rest on very few clusters, so a pre-trend "
-                "test that does not reject is weak evidence of parallel trends")
+    n_tc = len(np.unique(clusters[treated_units]))
+    if n_tc < 10:
+        assumptions.append(f"only {n_tc} clusters contain treated units: cluster-robust "
+                           "intervals can be too narrow with so few treated clusters")
+    thin = {c: n for c, n in cohort_clusters.items() if n < 5}
+    if thin:
+        listed = ", ".join(f"{c} ({n})" for c, n in thin.items())
+        assumptions.append(
+            f"cohorts whose treated units sit in fewer than 5 {cl_name} values: {listed}; "
+            "their effects and the pre-trend test rest on very few clusters, so a pre-trend "
+            "test that does not reject is weak evidence of parallel trends")
     if pre and p_pre < 0.05:
         assumptions.append(f"WARNING: the pre-trend test rejects parallel trends (p = "
                            f"{p_pre:.3f}); treat the estimate with caution")
@@ -249,6 +387,8 @@ def event_study(df: pd.DataFrame, outcome: str, unit: str, time: str, first_trea
         conf_level=conf_level, inference=inference, assumptions=assumptions,
         treated_label=treated_label, control_label=control_label, terms=terms,
         extra={"pretrend_stat": wald, "pretrend_df": k, "pretrend_p": p_pre,
-               "pretrend_method": pre_method, "cohort_clusters": cohort_clusters,
+               "pretrend_method": pre_method, "base_period": base_period,
+               "aggregations": aggregations, "group_effects": group_effects,
+               "cohort_clusters": cohort_clusters,
                "n_cohorts": int(len(cohorts)), "n_clusters": G, "group_time": gt},
     )
