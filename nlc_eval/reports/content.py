@@ -397,7 +397,9 @@ def impact_evaluation(ctx, *, outcome: str = "attendance_rate",
         terms["label"] = terms["event_time"].map(lambda e: f"{int(e):+d} terms")
         sec.figures["event"] = ("forest", terms, {
             "unit": "percentage points",
-            "title": "Effect by term relative to the start of support (-1 = reference)"})
+            "title": "Effect by term relative to the start of support" + (
+                " (-1 = reference)" if est.extra.get("base_period") == "universal" else
+                " (terms before 0: change from the term before)")})
         p = est.extra.get("pretrend_p")
         if p is not None and np.isfinite(p):
             verdict = ("shows differences before support started, so the parallel-trends "
