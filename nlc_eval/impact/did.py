@@ -63,7 +63,8 @@ def demean(M: np.ndarray, groups: list[np.ndarray], *, tol: float = 1e-10,
 def did(df: pd.DataFrame, outcome: str, treated: str, unit: str, time: str,
         covariates: list[str] | None = None, cluster: str | None = None, *,
         conf_level: float = 0.95, n_boot: int = 999, weights: str = "auto",
-        random_state: int | None = 0, outcome_label: str | None = None, units: str = "",
+        random_state: int | None = 0, bootstrap: str = "restricted",
+        randomisation: str = "auto", outcome_label: str | None = None, units: str = "",
         treated_label: str = "treated units", control_label: str = "comparison units"
         ) -> Estimate:
     """Difference-in-differences with unit and time fixed effects.
@@ -150,7 +151,8 @@ def did(df: pd.DataFrame, outcome: str, treated: str, unit: str, time: str,
         )
     clusters = df[cluster].to_numpy() if cluster else u_codes
     res = ols_cluster(Xz, yz, clusters, 0, conf_level=conf_level, n_boot=n_boot,
-                      weights=weights, random_state=random_state, n_params=Xz.shape[1])
+                      weights=weights, random_state=random_state, absorb=[u_codes, t_codes],
+                      bootstrap=bootstrap)
     ever = pd.Series(d, index=df.index).groupby(u_codes).max()
     first = pd.Series(np.where(d == 1, t_codes, np.iinfo(np.int64).max)).groupby(u_codes).min()
     starts = first[first < np.iinfo(np.int64).max].nunique()

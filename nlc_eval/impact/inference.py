@@ -4,7 +4,7 @@ With many clusters (50 or more) the CR1 cluster-robust variance and normal-theor
 are adequate. With fewer clusters (a local authority has 23 school clusters) they are too
 narrow, so linear models use the restricted wild cluster bootstrap (the null imposed): its
 test gives the p-value, and the interval is every value the test does not reject (test
-inversion). Weights are Rademacher, or Webb's six-point weights with 12 clusters or fewer.
+inversion). Weights are Rademacher, or Webb's six-point weights below 12 clusters.
 Every random draw is seeded.
 """
 
@@ -16,6 +16,8 @@ import numpy as np
 from scipy import stats
 
 FEW_CLUSTERS = 50
+WEBB_BELOW = 12
+FEW_TREATED = 5
 
 WEBB = np.array([-np.sqrt(1.5), -1.0, -np.sqrt(0.5), np.sqrt(0.5), 1.0, np.sqrt(1.5)])
 
@@ -32,11 +34,10 @@ def bootstrap_weights(n_clusters: int, n_boot: int, kind: str, rng: np.random.Ge
     Parameters
     ----------
     kind : {"auto", "rademacher", "webb"}
-        ``"auto"`` uses Webb's six-point weights with 12 clusters or fewer (Rademacher weights
-        then give too few distinct draws), Rademacher otherwise.
+        ``"auto"`` uses Webb's six-point weights below 12 clusters (Rademacher weights then
+        give too few distinct draws), Rademacher otherwise.
     """
-    if kind == "auto":
-        kind = "webb" if n_clusters <= 12 else "rademacher"
+    kind = weight_kind(kind, n_clusters)
     if kind == "rademacher":
         return rng.choice(np.array([-1.0, 1.0]), size=(n_clusters, n_boot))
     if kind == "webb":
@@ -64,12 +65,64 @@ def _cluster_sums(M: np.ndarray, codes: np.ndarray, n_clusters: int) -> np.ndarr
     return out
 
 
+def absorbed_dof(absorb: list[np.ndarray] | None, codes: np.ndarray | None = None) -> int:
+    """Parameters the absorbed fixed effects add to K in CR1's small-sample factor.
+
+    fixest's default (``ssc(fixef.K = "nested")``, also pyfixest's): every absorbed level
+    counts, less one per factor after the first; a factor whose levels are all nested in the
+    clusters counts as a single parameter (its levels are already paid for by the cluster
+    adjustment G/(G-1)).
+
+    Parameters
+    ----------
+    absorb : list of int arrays (n,)
+        Codes 0..L-1 of each absorbed factor.
+    codes : int array (n,), optional
+        Cluster codes; without them no factor is treated as nested.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> unit = np.repeat(np.arange(4), 3); time = np.tile(np.arange(3), 4)
+    >>> absorbed_dof([unit, time], codes=unit)   # 4 unit levels nested, 3 periods
+    3
+    >>> absorbed_dof([unit, time])
+    6
+    """
+    if not absorb:
+        return 0
+    levels = [int(len(np.unique(f))) for f in absorb]
+    total = sum(levels) - (len(absorb) - 1)
+    if codes is None:
+        return total
+    for f, n_levels in zip(absorb, levels, strict=True):
+        if is_nested(f, codes):
+            total -= n_levels - 1
+    return total
+
+
+def is_nested(factor: np.ndarray, codes: np.ndarray) -> bool:
+    """True when every level of ``factor`` lies within a single cluster."""
+    pairs = np.unique(np.column_stack([np.asarray(factor), np.asarray(codes)]), axis=0)
+    return len(pairs) == len(np.unique(pairs[:, 0]))
+
+
 def cr1_vcov(X: np.ndarray, resid: np.ndarray, codes: np.ndarray, n_clusters: int,
              XtX_inv: np.ndarray | None = None, n_params: int | None = None) -> np.ndarray:
     """CR1 cluster-robust covariance of OLS coefficients.
 
     ``V = c (X'X)^-1 (sum_g s_g s_g') (X'X)^-1`` with ``s_g = X_g' u_g`` and the usual
-    small-sample factor ``c = G/(G-1) * (N-1)/(N-K)``.
+    small-sample factor ``c = G/(G-1) * (N-1)/(N-K)``. ``K`` is ``n_params`` when given
+    (regressors plus absorbed fixed effects, see :func:`absorbed_dof`), else the columns of X.
+    This is the kit's one CR1: every module that needs cluster-robust errors calls it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.column_stack([np.ones(6), [0, 1, 0, 1, 0, 1.0]])
+    >>> u = np.array([0.5, -0.5, 1.0, -1.0, 0.2, -0.2])
+    >>> float(cr1_vcov(X, u, np.array([0, 0, 1, 1, 2, 2]), 3)[1, 1].round(4))
+    0.0
     """
     n, k = X.shape
     if XtX_inv is None:
@@ -92,17 +145,48 @@ class WildResult:
     se: float
     n_boot: int
     weights: str
+    bootstrap: str = "restricted"
+    enumerated: bool = False
+
+
+def weight_kind(weights: str, n_clusters: int) -> str:
+    """The weights ``"auto"`` resolves to: Webb's six-point below 12 clusters, else Rademacher."""
+    if weights == "auto":
+        return "webb" if n_clusters < WEBB_BELOW else "rademacher"
+    if weights not in ("rademacher", "webb"):
+        raise ValueError(f"unknown bootstrap weights {weights!r}; use 'auto', 'rademacher' or "
+                         "'webb'")
+    return weights
+
+
+def all_sign_vectors(n_clusters: int) -> np.ndarray:
+    """Every one of the 2^G Rademacher weight vectors, as a (G, 2^G) array."""
+    idx = np.arange(2 ** n_clusters)
+    bits = (idx[None, :] >> np.arange(n_clusters)[:, None]) & 1
+    return np.where(bits == 1, 1.0, -1.0)
+
+
+def _weights(G: int, n_boot: int, kind: str, random_state) -> tuple[np.ndarray, bool]:
+    """Weights (G, B): all 2^G sign vectors when Rademacher and 2^G <= n_boot, else drawn."""
+    if kind == "rademacher" and 2 ** G <= n_boot:
+        return all_sign_vectors(G), True
+    return bootstrap_weights(G, n_boot, kind, np.random.default_rng(random_state)), False
 
 
 class _Restricted:
-    """Wild cluster bootstrap of coefficient k with the null ``beta_k = b`` imposed, for any b.
+    """Wild cluster bootstrap t statistics of coefficient k, for any tested value b.
 
-    With the null imposed the restricted residuals are ``e_y - b e_x`` (``e_y``, ``e_x``: the
-    residuals of ``y`` and of column k on the other columns), so every cluster-level quantity
-    of the bootstrap coefficient and its CR1 standard error is affine in b and is computed once; each b then costs O(G B).
+    The bootstrap outcome is ``y* = fit + w_g u`` with ``u`` the restricted residuals
+    (``beta_k = b`` imposed: ``u = e_y - b e_x``, the residuals of ``y`` and of column k on
+    the other columns) or, unrestricted, the full-model residuals. The bootstrap regression
+    re-estimates every absorbed fixed effect: its residuals are ``M_D(w * u) - X d*``, where
+    ``M_D`` removes the absorbed effects. When a factor is not nested in the clusters (time
+    effects with unit clusters), ``M_D(w * u)`` differs from ``w * u``, so the projection of
+    each cluster's block ``u 1_h`` is computed once (``absorb``). Every cluster-level quantity
+    is affine in b, so each b costs O(B) after an O(n G) set-up.
     """
 
-    def __init__(self, X, y, XtX_inv, codes, G, k, W, scale):
+    def __init__(self, X, y, XtX_inv, codes, G, k, W, scale, absorb=None):
         n, p = X.shape
         keep = [j for j in range(p) if j != k]
         if keep:
@@ -112,32 +196,49 @@ class _Restricted:
         else:
             ey, ex = y.copy(), X[:, k].copy()
         a = XtX_inv[k]
-        R = _cluster_sums((X @ a)[:, None] * X, codes, G)      # G x p : a' X_g' X_g
-        self.W, self.scale = W, scale
-        parts = []
+        xa = X @ a
+        R = _cluster_sums(xa[:, None] * X, codes, G)             # G x p : a' X_g' X_g
+        project = absorb is not None and any(not is_nested(f, codes) for f in absorb)
+        self.scale = scale
+        mats = []
         for e in (ey, ex):
-            C = _cluster_sums(X * e[:, None], codes, G)
-            q = C @ a
-            M = R @ (XtX_inv @ C.T)
-            parts.append((q @ W, q[:, None] * W - M @ W, a @ (X.T @ e)))
-        (self.qy, self.Qy, self.fy), (self.qx, self.Qx, self.fx) = parts
-        self.bk_y = float(a @ (X.T @ y))                           # the OLS estimate
+            C = _cluster_sums(X * e[:, None], codes, G)          # G x p : X_h' e_h
+            q = C @ a                                            # a' X_h' e_h
+            if project:
+                from .did import demean
+
+                blocks = np.zeros((n, G))
+                blocks[np.arange(n), codes] = e
+                Eh = demean(blocks, list(absorb))[0]             # M_D(e 1_h), n x G
+                K = _cluster_sums(xa[:, None] * Eh, codes, G)    # G x G : a' X_g' M_D(e 1_h)
+            else:
+                K = np.diag(q)
+            A = K - R @ (XtX_inv @ C.T)                          # G x G
+            mats.append((q @ W, A @ W))
+        (self.ny, AyW), (self.nx, AxW) = mats
+        self.Syy = np.sum(AyW * AyW, axis=0)
+        self.Sxy = np.sum(AyW * AxW, axis=0)
+        self.Sxx = np.sum(AxW * AxW, axis=0)
 
     def t_stats(self, b: float) -> np.ndarray:
-        """Bootstrap t statistics of ``beta_k = b`` under that null (B values)."""
-        # fitted = y - (e_y - b e_x): its coefficient k is bk_y - fy + b fx
-        beta = (self.bk_y - self.fy + b * self.fx) + (self.qy - b * self.qx)
-        Q = self.Qy - b * self.Qx
-        se = np.sqrt(self.scale * np.sum(Q * Q, axis=0))
-        return (beta - b) / np.where(se > 0, se, np.nan)
+        """Bootstrap t statistics of ``beta_k = b`` with that null imposed (B values)."""
+        num = self.ny - b * self.nx                         # beta*_k - b
+        var = self.scale * (self.Syy - 2 * b * self.Sxy + b * b * self.Sxx)
+        se = np.sqrt(np.clip(var, 0.0, None))
+        return num / np.where(se > 0, se, np.nan)
 
     def p_value(self, b: float, beta_hat: float, se: float) -> float:
         t = self.t_stats(b)
-        return float(np.nanmean(np.abs(t) >= abs((beta_hat - b) / se) - 1e-12))
+        return float(np.nanmean(np.abs(t) >= abs((beta_hat - b) / se) * (1 - 1e-12)))
 
 
 def _invert(boot: _Restricted, beta_hat: float, se: float, alpha: float) -> tuple[float, float]:
-    """Interval of the values b that the restricted bootstrap test does not reject at alpha."""
+    """Interval of the values b that the restricted bootstrap test does not reject at alpha.
+
+    The p-value is a step function of b; each bound is located to 1e-6 SE by bisection on
+    the last value not rejected, so a peer's p-value at the bound is ``alpha`` up to the
+    step at the bound.
+    """
     def bound(direction: int) -> float:
         inside, step = beta_hat, se
         outside = beta_hat + direction * step
@@ -148,13 +249,13 @@ def _invert(boot: _Restricted, beta_hat: float, se: float, alpha: float) -> tupl
             outside = beta_hat + direction * step
         else:
             return float(direction * np.inf)
-        for _ in range(60):                          # bisect to a hundredth of a SE and finer
+        for _ in range(100):                         # bisect to a millionth of a SE
             mid = 0.5 * (inside + outside)
             if boot.p_value(mid, beta_hat, se) > alpha:
                 inside = mid
             else:
                 outside = mid
-            if abs(outside - inside) < 1e-4 * se:
+            if abs(outside - inside) < 1e-6 * se:
                 break
         return float(0.5 * (inside + outside))
 
@@ -163,23 +264,27 @@ def _invert(boot: _Restricted, beta_hat: float, se: float, alpha: float) -> tupl
 
 def wild_cluster_bootstrap(X: np.ndarray, y: np.ndarray, clusters, k: int, *,
                            n_boot: int = 999, weights: str = "auto", conf_level: float = 0.95,
-                           random_state: int | None = 0, n_params: int | None = None
-                           ) -> WildResult:
+                           random_state: int | None = 0, n_params: int | None = None,
+                           absorb: list[np.ndarray] | None = None,
+                           bootstrap: str = "restricted") -> WildResult:
     """Wild cluster bootstrap for coefficient ``k`` of the OLS regression of ``y`` on ``X``.
 
-    Both the p-value and the interval come from the restricted bootstrap (WCR: the null
-    imposed on the bootstrap data): the p-value tests ``beta_k = 0``, and the interval holds
-    every value ``b`` that the same test of ``beta_k = b`` does not reject (test inversion, as
-    in Stata's ``boottest`` and R's ``fwildclusterboot``; it covers better with few clusters
-    than the unrestricted bootstrap-t). Statistics are studentised with the CR1 standard
-    error; all draws share one seeded set of weights. Cluster-level sums make each tested
-    value cost O(G B) after an O(n p) set-up.
+    Restricted (default, WCR): the p-value tests ``beta_k = 0`` with the null imposed on the
+    bootstrap data, and the interval holds every value ``b`` that the same test of
+    ``beta_k = b`` does not reject (test inversion, as Stata's ``boottest`` and R's
+    ``fwildclusterboot``). Unrestricted (WCU): bootstrap-t around the estimate, symmetric
+    interval from the quantile of ``|t*|``. Statistics are studentised with the CR1 standard
+    error. With absorbed fixed effects every draw re-estimates them (exactly, by the
+    projection in :class:`_Restricted`), so results equal a bootstrap with explicit dummies.
+    Weights: Webb's six-point below 12 clusters, Rademacher otherwise; when ``2^G <= n_boot``
+    Rademacher weights are enumerated in full (an exact p-value, no Monte Carlo error).
 
     Parameters
     ----------
     X : ndarray (n, p)
         Regressors (already demeaned when fixed effects are absorbed).
     y : ndarray (n,)
+        Outcome (demeaned likewise).
     clusters : array-like (n,)
         Cluster labels.
     k : int
@@ -189,11 +294,18 @@ def wild_cluster_bootstrap(X: np.ndarray, y: np.ndarray, clusters, k: int, *,
     weights : {"auto", "rademacher", "webb"}
     random_state : int or None
         Seed of the weights.
+    n_params : int, optional
+        K of CR1's small-sample factor (it cancels in the bootstrap test, not in the SE).
+    absorb : list of int arrays, optional
+        Codes of the fixed effects absorbed from X and y (e.g. ``[unit, time]``).
+    bootstrap : {"restricted", "unrestricted"}
 
     Returns
     -------
     WildResult
     """
+    if bootstrap not in ("restricted", "unrestricted"):
+        raise ValueError(f"bootstrap={bootstrap!r}; use 'restricted' or 'unrestricted'")
     X = np.asarray(X, dtype=float)
     y = np.asarray(y, dtype=float)
     codes, G = cluster_codes(clusters)
@@ -206,29 +318,41 @@ def wild_cluster_bootstrap(X: np.ndarray, y: np.ndarray, clusters, k: int, *,
     V = cr1_vcov(X, resid, codes, G, XtX_inv, n_params)
     se = float(np.sqrt(V[k, k]))
     t_obs = beta[k] / se
-    rng = np.random.default_rng(random_state)
-    kind = "webb" if (weights == "auto" and G <= 12) else ("rademacher" if weights == "auto"
-                                                           else weights)
-    W = bootstrap_weights(G, n_boot, kind, rng)
-    boot = _Restricted(X, y, XtX_inv, codes, G, k, W, scale)
-    p_value = boot.p_value(0.0, float(beta[k]), se)
-    lo, hi = _invert(boot, float(beta[k]), se, 1 - conf_level)
+    kind = weight_kind(weights, G)
+    W, enumerated = _weights(G, n_boot, kind, random_state)
+    boot = _Restricted(X, y, XtX_inv, codes, G, k, W, scale, absorb)
+    bk = float(beta[k])
+    if bootstrap == "restricted":
+        p_value = boot.p_value(0.0, bk, se)
+        lo, hi = _invert(boot, bk, se, 1 - conf_level)
+    else:
+        t_star = boot.t_stats(bk)                       # residuals of the full model
+        p_value = float(np.nanmean(np.abs(t_star) >= abs(t_obs) * (1 - 1e-12)))
+        crit = float(np.nanquantile(np.abs(t_star), conf_level))
+        lo, hi = bk - crit * se, bk + crit * se
     return WildResult(p_value=p_value, ci_low=lo, ci_high=hi, t_stat=float(t_obs), se=se,
-                      n_boot=n_boot, weights=kind)
+                      n_boot=int(W.shape[1]), weights=kind, bootstrap=bootstrap,
+                      enumerated=enumerated)
 
 
 def ols_cluster(X: np.ndarray, y: np.ndarray, clusters, k: int, *, conf_level: float = 0.95,
                 n_boot: int = 999, weights: str = "auto", random_state: int | None = 0,
-                n_params: int | None = None, few_clusters: int = FEW_CLUSTERS) -> dict:
+                n_params: int | None = None, few_clusters: int = FEW_CLUSTERS,
+                absorb: list[np.ndarray] | None = None,
+                bootstrap: str = "restricted") -> dict:
     """OLS coefficient ``k`` with cluster-robust inference chosen by the number of clusters.
 
-    Returns a dict with ``estimate, se, ci_low, ci_high, p_value, n_clusters, inference``.
-    With fewer than ``few_clusters`` clusters the interval and p-value come from
-    :func:`wild_cluster_bootstrap`; otherwise CR1 with t(G-1) reference distribution.
+    Returns a dict with ``estimate, se, ci_low, ci_high, p_value, n_clusters, inference,
+    n_params``. With fewer than ``few_clusters`` clusters the interval and p-value come from
+    :func:`wild_cluster_bootstrap`; otherwise CR1 with t(G-1) reference distribution. With
+    ``absorb`` (codes of fixed effects already removed from X and y) and no ``n_params``, K
+    counts them as fixest does (:func:`absorbed_dof`).
     """
     X = np.asarray(X, dtype=float)
     y = np.asarray(y, dtype=float)
     codes, G = cluster_codes(clusters)
+    if n_params is None:
+        n_params = X.shape[1] + absorbed_dof(absorb, codes)
     XtX_inv = np.linalg.inv(X.T @ X)
     beta = XtX_inv @ (X.T @ y)
     resid = y - X @ beta
@@ -237,18 +361,23 @@ def ols_cluster(X: np.ndarray, y: np.ndarray, clusters, k: int, *, conf_level: f
     if G < few_clusters:
         wr = wild_cluster_bootstrap(X, y, clusters, k, n_boot=n_boot, weights=weights,
                                     conf_level=conf_level, random_state=random_state,
-                                    n_params=n_params)
+                                    n_params=n_params, absorb=absorb, bootstrap=bootstrap)
+        draws = (f"all {wr.n_boot} sign vectors enumerated" if wr.enumerated
+                 else f"{wr.n_boot} draws, seed {random_state}")
+        how = ("p-value and interval from the test with the null imposed (the interval by "
+               "test inversion)" if bootstrap == "restricted"
+               else "unrestricted bootstrap-t p-value and interval")
+        fe = "; every draw re-estimates the absorbed fixed effects" if absorb else ""
         return {"estimate": float(beta[k]), "se": se, "ci_low": wr.ci_low,
                 "ci_high": wr.ci_high, "p_value": wr.p_value, "n_clusters": G,
-                "inference": (f"wild cluster bootstrap ({wr.weights} weights, {n_boot} draws, "
-                              f"seed {random_state}) over {G} clusters; p-value and interval "
-                              "from the test with the null imposed (the interval by test "
-                              "inversion); CR1 standard error")}
+                "n_params": n_params,
+                "inference": (f"wild cluster bootstrap ({wr.weights} weights, {draws}) over "
+                              f"{G} clusters; {how}{fe}; CR1 standard error")}
     crit = critical_value(conf_level, G - 1)
     t = beta[k] / se
     return {"estimate": float(beta[k]), "se": se, "ci_low": float(beta[k] - crit * se),
             "ci_high": float(beta[k] + crit * se), "p_value": p_from_t(t, G - 1),
-            "n_clusters": G,
+            "n_clusters": G, "n_params": n_params,
             "inference": f"cluster-robust (CR1) standard error over {G} clusters, t({G - 1})"}
 
 
@@ -315,8 +444,7 @@ def wild_wald_means(cells: list[tuple[np.ndarray, np.ndarray, np.ndarray]], A: n
         np.add.at(Nt[:, j], cl[tr], 1.0)
         np.add.at(Nc[:, j], cl[~tr], 1.0)
         nt[j], nc[j] = tr.sum(), (~tr).sum()
-    kind = "webb" if (weights == "auto" and G <= 12) else ("rademacher" if weights == "auto"
-                                                           else weights)
+    kind = weight_kind(weights, G)
     W = bootstrap_weights(G, n_boot, kind, np.random.default_rng(random_state)).T  # B x G
     at, ac = (W @ St) / nt, (W @ Sc) / nc                                        # B x J
     theta = (at - ac) @ A                                                        # B x k
