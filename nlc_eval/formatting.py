@@ -8,7 +8,8 @@ Rules
 * When the interval excludes "no effect" (0, or 1 for ratios) the decimals grow until the
   printed bounds exclude it too, so a printed interval never looks as if it touched zero
   when it does not; rounding is monotone, so an interval that includes zero still prints
-  one that does, and the printed estimate always lies within its printed interval.
+  one that does, and the printed estimate always lies within its printed interval. (A
+  bound within 10**-12 of "no effect" prints as it, and then counts as including it.)
 * Sign words follow the sign of the estimate; an estimate of exactly zero has no sign word.
 * Money is never shown as ``£0`` for a non-zero amount: amounts under ten are shown in pence
   (``£4.30``) or with more decimals still (``£0.0042``).
@@ -40,8 +41,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 MONEY = frozenset({"£", "$", "€"})
-#: Most decimals ever printed (a bound closer than this to "no effect" prints as it).
-MAX_DECIMALS = 30
+#: Most decimals ever printed: a bound within 10**-12 of "no effect" is "no effect" to
+#: printing precision, and the words then say the interval includes it.
+MAX_DECIMALS = 12
 
 #: Readable labels of the kit's own column names.
 LABELS: dict[str, str] = {
@@ -102,7 +104,7 @@ def label(name: str) -> str:
         return LABELS[text]
     if " " in text.strip() or not re.search(r"[_.]|[a-z][A-Z]", text):
         return text
-    words = re.sub(r"([a-z])([A-Z])", r"\1 \2", text).replace(".", "_").split("_")
+    words = re.sub(r"([a-z])([A-Z])", r"\1_\2", text).replace(".", "_").split("_")
     out = [_WORDS.get(w.lower(), w.lower()) for w in words if w]
     if out and out[-1] in ("percentage of", "number of"):  # "sessions_pct"
         out = [out[-1]] + out[:-1]
@@ -133,9 +135,10 @@ def sig_decimals(x: float, sig: int = 2) -> int:
     if not finite(x) or x == 0:
         return 0
     a = abs(float(x))
-    d = sig - 1 - math.floor(math.log10(a))
+    e = math.floor(math.log10(a))
+    d = sig - 1 - e
     # 0.0996 to 2 s.f. is 0.10, which needs one decimal fewer than the exponent says
-    if d > 0 and round(a, d - 1) >= 10 ** (sig - d):
+    if d > 0 and round(a, d) >= 10.0 ** (e + 1):
         d -= 1
     return max(d, 0)
 
@@ -182,7 +185,8 @@ def decimals_for(estimate, low=None, high=None, *, null: float = 0.0, sig: int =
 class Formatted:
     """An estimate and its interval printed with the same decimals.
 
-    ``includes_null`` is decided on the actual interval; the printed one agrees with it.
+    ``includes_null`` is decided on the actual interval, and the printed one agrees with it
+    (a bound within ``10**-MAX_DECIMALS`` of null prints as null and counts as including it).
     ``sign`` is the sign of the printed estimate (-1, 0 or 1).
     """
 
@@ -244,6 +248,9 @@ def effect(estimate, low, high, *, units: str = "", null: float = 0.0, sig: int 
     printed = float(est_text.replace(",", "")) if finite(estimate) else math.nan
     s = 0 if not finite(printed) or printed == null else (1 if printed > null else -1)
     inc = not (finite(low) and finite(high)) or (low <= null <= high)
+    if not inc:  # a bound within 10**-MAX_DECIMALS of null prints as null: say so
+        bound = low if low > null else high
+        inc = not _excludes(bound, null, d)
     return Formatted(
         estimate=with_units(estimate, d, units, sign=sign),
         low=with_units(low, d, units, sign=sign),
