@@ -19,10 +19,15 @@ def test_matches_dummy_variable_regression_on_unbalanced_panel():
         cov_type="cluster", cov_kwds={"groups": p["unit"]})
     assert est.estimate == pytest.approx(ref.params["treated"], abs=1e-6)
     assert est.extra["sweeps"] > 1
-    # same sandwich; the absorbed unit effects are nested in the clusters so they are not
-    # counted in the small-sample factor (N-1)/(N-K), as in fixest
+    # same sandwich; in the small-sample factor (N-1)/(N-K) the unit effects, nested in the
+    # clusters, count as one parameter and the period effects in full, as in fixest
+    import pyfixest as pf
+
+    fit = pf.feols("y ~ treated + x | unit + period", data=p, vcov={"CRV1": "unit"})
+    assert est.se == pytest.approx(float(fit.se()["treated"]), rel=1e-8)
     n, k_ref = len(p), len(ref.params)
-    assert est.se == pytest.approx(ref.bse["treated"] * np.sqrt((n - k_ref) / (n - 2)),
+    k_fixest = 2 + p["period"].nunique()
+    assert est.se == pytest.approx(ref.bse["treated"] * np.sqrt((n - k_ref) / (n - k_fixest)),
                                    rel=1e-6)
 
 
