@@ -16,6 +16,10 @@ match, ipw, doubly_robust
     ``.love_plot()`` and ``.overlap_plot()``.
 multilevel
     Random-intercept models (pupils within schools within clusters) with ICCs.
+entry_cohort_effect
+    The entry-cohort design: units starting treatment in a period against units not yet
+    treated in the same stratum, regression-adjusted for who is chosen
+    (:mod:`nlc_eval.impact.cohort`; :func:`stack_entry_cohorts` builds the design).
 outcome_effect
     Linear (attendance, pp), count (exclusions, rate ratio), binary (on track, risk
     difference).
@@ -24,6 +28,7 @@ Education layer: :mod:`nlc_eval.impact.effects` (Hedges' g, EEF months' progress
 baseline equivalence and attrition).
 """
 
+from .cohort import entry_cohort_effect, stack_entry_cohorts
 from .did import did
 from .effects import (
     EEF_MONTHS,
@@ -57,6 +62,7 @@ __all__ = [
     "clustered_effect_size",
     "did",
     "doubly_robust",
+    "entry_cohort_effect",
     "event_study",
     "hedges_g",
     "ipw",
@@ -64,6 +70,7 @@ __all__ = [
     "months_progress",
     "multilevel",
     "outcome_effect",
+    "stack_entry_cohorts",
     "standardise",
     "total_sd",
     "variance_components",

@@ -49,7 +49,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from nlc_eval.errors import ReportError
+from nlc_eval.errors import DataError, ImpactError, ReportError
+from nlc_eval.impact.cohort import adjustment_matrix, entry_cohort_effect, stack_entry_cohorts
 
 LEVELS = ("universal", "additional", "intensive")
 OUTCOMES = {
@@ -63,6 +64,11 @@ DEFAULT_METHOD = METHODS[0]
 #: What the entry-cohort design adjusts for: the observables supports are allocated on.
 SELECTION_COVARIATES = ("prior_attendance", "prior_missing", "prior_excluded", "simd_q1",
                         "asn", "care_experienced", "fsm")
+#: How the entry-cohort design adjusts (arguments of :func:`nlc_eval.impact.entry_cohort_effect`):
+#: a cubic in standardised previous-session attendance, the other selection observables, and
+#: stage indicators (precision only).
+COHORT_ADJUSTMENT = {"polynomial": {"prior_attendance": 3},
+                     "covariates": list(SELECTION_COVARIATES[1:]), "factors": ["stage"]}
 #: Columns the entry-cohort design reads, by table.
 DESIGN_COLUMNS = {
     "pupils": ("pupil_id", "seed_code", "year", "stage", "simd_decile", "fsm", "asn",
@@ -141,24 +147,30 @@ def attendance_panel(ctx, cluster: str | None = None) -> pd.DataFrame:
 def _table(data, name: str) -> pd.DataFrame:
     table = data.get(name) if isinstance(data, dict) else getattr(data, name, None)
     if not isinstance(table, pd.DataFrame):
-        raise ReportError(f"the pupil-level data have no {name!r} table. Fix: pass the "
-                          "extracts (load_extracts) or a synthetic authority, which have the "
-                          f"tables {', '.join(DESIGN_COLUMNS)}.")
+        raise DataError(f"the pupil-level data have no {name!r} table.", table=name,
+                        fix="pass the extracts (load_extracts) or a synthetic authority, which "
+                        f"have the tables {', '.join(DESIGN_COLUMNS)}.")
     missing = [c for c in DESIGN_COLUMNS[name] if c not in table.columns]
     if missing:
-        raise ReportError(f"the {name} table has no column {', '.join(map(repr, missing))}, "
-                          "which the entry-cohort design needs. Fix: add it to the "
-                          f"{name} extract (see data/README.md, 'Council pupil-level "
-                          "extracts'), or use method='did'.")
+        raise DataError(f"the {name} table has no column {', '.join(map(repr, missing))}, "
+                        "which the entry-cohort design needs.", table=name, column=missing[0],
+                        fix=f"add it to the {name} extract (see data/README.md, 'Council "
+                        "pupil-level extracts'), or use method='did'.")
     return table
 
 
-def _flag(values: pd.Series, table: str, column: str) -> np.ndarray:
-    """A yes/no column as 0.0/1.0; blank or unreadable values are an error."""
+def _flag(values: pd.Series, table: str, column: str, rows: pd.Series | None = None
+          ) -> np.ndarray:
+    """A yes/no column as 0.0/1.0; blank or unreadable values are an error naming the first
+    such row of ``table`` (``rows``: the table's row labels of ``values``)."""
     v = values.astype("boolean") if values.dtype != bool else values
     if v.isna().any():
-        raise ReportError(f"the {table} table has {int(v.isna().sum())} blank values in column "
-                          f"{column!r}. Fix: record yes or no for every pupil.")
+        labels = values.index if rows is None else pd.Index(rows)
+        bad = labels[v.isna().to_numpy()]
+        n_bad, first = int(bad.nunique()), bad[0]
+        raise DataError(f"{n_bad} blank value{'s' if n_bad > 1 else ''} among the pupils the "
+                        "design uses.", table=table, column=column, row=first,
+                        fix="record yes or no for every pupil.")
     return v.to_numpy(dtype=float)
 
 
@@ -212,19 +224,21 @@ def entry_cohorts(data, schools: pd.DataFrame | None = None, *,
         schools = _table(data, "schools")
     missing = [c for c in DESIGN_COLUMNS["schools"] if c not in schools.columns]
     if missing:
-        raise ReportError(f"the schools table has no column {', '.join(map(repr, missing))}. "
-                          "Fix: give every school its seed_code and cluster.")
+        raise DataError(f"the schools table has no column {', '.join(map(repr, missing))}.",
+                        table="schools", column=missing[0],
+                        fix="give every school its seed_code and cluster.")
     att = att.loc[att["possible_sessions"] > 0, list(DESIGN_COLUMNS["attendance"])].copy()
     if att.empty:
-        raise ReportError("the attendance table has no row with possible_sessions above 0. "
-                          "Fix: check the attendance extract.")
+        raise DataError("no row has possible_sessions above 0.", table="attendance",
+                        column="possible_sessions", fix="check the attendance extract.")
     att["year"] = att["year"].astype("int64")
     att["term"] = att["term"].astype("int64")
     bad = ~att["term"].isin([1, 2, 3])
     if bad.any():
-        raise ReportError(f"the attendance table has {int(bad.sum())} rows with a term other "
-                          "than 1, 2 or 3 in column 'term'. Fix: code terms 1 (August-December),"
-                          " 2 (January-March) and 3 (April-July).")
+        raise DataError(f"{int(bad.sum())} rows have a term other than 1, 2 or 3.",
+                        table="attendance", column="term", row=att.index[bad.to_numpy()][0],
+                        fix="code terms 1 (August-December), 2 (January-March) and 3 "
+                        "(April-July).")
     att["attendance_rate"] = 100.0 * att["attended_sessions"] / att["possible_sessions"]
     annual = att.groupby(["pupil_id", "year"], sort=False)[
         ["attended_sessions", "possible_sessions", "exclusion_incidents"]].sum().reset_index()
@@ -236,25 +250,27 @@ def entry_cohorts(data, schools: pd.DataFrame | None = None, *,
     available = sorted({(int(y), int(t)) for y, t in att[["year", "term"]].drop_duplicates()
                         .itertuples(index=False) if y - 1 in sessions})
     if not available:
-        raise ReportError(f"the attendance table covers only session {sessions[0]}: the "
-                          "entry-cohort design needs the previous session's attendance. Fix: "
-                          "include the previous session in the attendance extract.")
+        raise DataError(f"the attendance table covers only session {sessions[0]}: the "
+                        "entry-cohort design needs the previous session's attendance.",
+                        table="attendance", column="year",
+                        fix="include the previous session in the attendance extract.")
     if cohorts is None:
         chosen = available
     else:
         chosen = [(int(y), int(t)) for y, t in cohorts]
         wrong = [c for c in chosen if c not in available]
         if wrong:
-            raise ReportError(
+            raise ImpactError(
                 f"entry term(s) {', '.join(cohort_label(*c) for c in wrong)} have no attendance"
                 " or no previous session in the data. Fix: choose from "
                 f"{', '.join(cohort_label(*c) for c in available)}.")
     sup = sup.assign(start_date=pd.to_datetime(sup["start_date"], errors="coerce"))
     if sup["start_date"].isna().any():
-        raise ReportError(f"the supports table has {int(sup['start_date'].isna().sum())} rows "
-                          "with no readable start_date (column 'start_date'), so the term "
-                          "support started is unknown. Fix: record the date each support "
-                          "started (YYYY-MM-DD).")
+        raise DataError(f"{int(sup['start_date'].isna().sum())} rows have no readable "
+                        "start_date, so the term support started is unknown.",
+                        table="supports", column="start_date",
+                        row=sup.index[sup["start_date"].isna().to_numpy()][0],
+                        fix="record the date each support started (YYYY-MM-DD).")
     first = sup.sort_values(["pupil_id", "start_date", "support_id"]).drop_duplicates(
         "pupil_id")
     start = first["start_date"]
@@ -268,15 +284,13 @@ def entry_cohorts(data, schools: pd.DataFrame | None = None, *,
     d = att.loc[att["key"].isin([y * 3 + t - 1 for y, t in chosen]),
                 ["pupil_id", "year", "term", "key", "attendance_rate"]]
     roll = pupils[list(DESIGN_COLUMNS["pupils"])].drop_duplicates(["pupil_id", "year"])
+    roll = roll.assign(_row=roll.index)
     roll = roll.assign(year=roll["year"].astype("int64"),
                        seed_code=roll["seed_code"].astype(str))
     d = d.merge(roll, on=["pupil_id", "year"], how="inner")
     d = d.merge(prior, on=["pupil_id", "year"], how="left")
-    fk = d["pupil_id"].map(first_key)
-    d = d[~(fk < d["key"])].copy()
-    fk = d["pupil_id"].map(first_key)
-    treated = (fk == d["key"]).to_numpy()
-    d["treated"] = treated.astype("int64")
+    d = stack_entry_cohorts(d, unit="pupil_id", period="key", first_treated=first_key)
+    treated = d["treated"].to_numpy() == 1
     d["level"] = np.where(treated, d["pupil_id"].map(first_level).fillna(""), "")
     cl = schools.assign(seed_code=schools["seed_code"].astype(str)).drop_duplicates(
         "seed_code").set_index("seed_code")["cluster"]
@@ -290,7 +304,7 @@ def entry_cohorts(data, schools: pd.DataFrame | None = None, *,
     decile = pd.to_numeric(d["simd_decile"], errors="coerce")
     d["simd_q1"] = (decile <= 2).fillna(False).astype(float)
     for c in ("asn", "care_experienced", "fsm"):
-        d[c] = _flag(d[c], "pupils", c)
+        d[c] = _flag(d[c], "pupils", c, d["_row"])
     d["stage"] = d["stage"].astype(str)
     d["cohort"] = [cohort_label(y, t) for y, t in zip(d["year"], d["term"], strict=True)]
     return d[list(DESIGN_FRAME)].sort_values(["year", "term", "pupil_id"]).reset_index(
@@ -305,7 +319,7 @@ def entry_cohort_design(ctx) -> pd.DataFrame:
 def _select(design: pd.DataFrame, level: str | None, cluster: str | None) -> pd.DataFrame:
     missing = [c for c in DESIGN_FRAME if c not in design.columns]
     if missing:
-        raise ReportError(f"the design has no column {', '.join(map(repr, missing))}. Fix: "
+        raise ImpactError(f"the design has no column {', '.join(map(repr, missing))}. Fix: "
                           "build it with entry_cohorts().")
     d = design
     if cluster is not None:
@@ -315,46 +329,15 @@ def _select(design: pd.DataFrame, level: str | None, cluster: str | None) -> pd.
     return d
 
 
-def _within(M: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    """Subtract each stratum's mean from every column (absorbs stratum indicators)."""
-    n_g = np.bincount(codes).astype(float)
-    out = np.empty_like(M, dtype=float)
-    for j in range(M.shape[1]):
-        out[:, j] = M[:, j] - (np.bincount(codes, weights=M[:, j]) / n_g)[codes]
-    return out
-
-
-def _independent(Z: np.ndarray, first: int) -> list[int]:
-    """Columns of Z kept greedily so that none is (nearly) a combination of earlier ones;
-    the first ``first`` columns (the treatment) are always kept."""
-    sd = Z.std(axis=0)
-    S = Z / np.where(sd > 0, sd, 1.0)
-    gram = S.T @ S / len(S)
-    keep: list[int] = list(range(first))
-    for j in range(first, Z.shape[1]):
-        cols = keep + [j]
-        if sd[j] > 1e-9 and np.linalg.eigvalsh(gram[np.ix_(cols, cols)]).min() > 1e-8:
-            keep.append(j)
-    return keep
-
-
 def cohort_covariates(d: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
     """Adjustment matrix of the entry-cohort design and the names of its columns.
 
     A cubic in standardised previous-session attendance, the other selection observables
-    (:data:`SELECTION_COVARIATES`) and stage indicators (for precision).
+    (:data:`SELECTION_COVARIATES`) and stage indicators (for precision), as
+    :func:`nlc_eval.impact.cohort.adjustment_matrix` builds them for :func:`cohort_effect`.
     """
-    x = d["prior_attendance"].to_numpy(dtype=float)
-    sd = x.std()
-    z = (x - x.mean()) / (sd if sd > 0 else 1.0)
-    cols = [z, z ** 2, z ** 3] + [d[c].to_numpy(dtype=float) for c in SELECTION_COVARIATES[1:]]
-    names = ["prior_attendance", "prior_attendance^2", "prior_attendance^3",
-             *SELECTION_COVARIATES[1:]]
-    stages = sorted(d["stage"].unique())
-    for s in stages[1:]:
-        cols.append((d["stage"] == s).to_numpy(dtype=float))
-        names.append(f"stage {s}")
-    return np.column_stack(cols), names
+    C, names, _ = adjustment_matrix(d, **COHORT_ADJUSTMENT)
+    return C, names
 
 
 def cohort_effect(design: pd.DataFrame, *, level: str | None = None,
@@ -362,6 +345,10 @@ def cohort_effect(design: pd.DataFrame, *, level: str | None = None,
                   random_state: int | None = 0, conf_level: float = 0.95,
                   treated_label: str | None = None):
     """Effect of starting a support on attendance in that term, from the entry-cohort design.
+
+    The council's use of :func:`nlc_eval.impact.entry_cohort_effect`: strata are entry term
+    and cluster (or entry term and school for one cluster), the adjustment is
+    :data:`COHORT_ADJUSTMENT`, and the support levels are the treatment arms.
 
     Parameters
     ----------
@@ -381,49 +368,52 @@ def cohort_effect(design: pd.DataFrame, *, level: str | None = None,
     nlc_eval.impact.Estimate or None
         None when no learner in the selection started a support, or when the supported
         learners sit in a single school or cluster (no interval can be computed).
-    """
-    from nlc_eval.impact.estimate import Estimate
-    from nlc_eval.impact.inference import ols_cluster
 
+    Raises
+    ------
+    ImpactError
+        For an unknown level or a design without the columns of :data:`DESIGN_FRAME`.
+    """
     if level is not None and level not in LEVELS:
-        raise ReportError(f"unknown support level {level!r}; valid levels: {', '.join(LEVELS)}.")
+        raise ImpactError(f"unknown support level {level!r}; valid levels: {', '.join(LEVELS)}."
+                          " Fix: pass one of them, or level=None for all levels.")
     by = "seed_code" if cluster is not None else "cluster"
     where = "school" if cluster is not None else "cluster"
     d = _select(design, level, cluster)
     if d.empty or d["treated"].sum() == 0:
         return None
-    g_codes, g_names = pd.factorize(d[by])
-    stratum = pd.factorize(d["cohort"])[0].astype("int64") * len(g_names) + g_codes
-    has_treated = (np.bincount(stratum, weights=d["treated"].to_numpy())[stratum] > 0)
-    d, stratum = d[has_treated], pd.factorize(stratum[has_treated])[0]
+    # the cases entry_cohort_effect refuses, which the reports show as "no estimate"
+    stratum = d.groupby(["cohort", by], sort=False).ngroup().to_numpy()
     t = d["treated"].to_numpy()
-    groups = d[by].to_numpy()
-    if (t == 0).sum() == 0 or len(np.unique(groups)) < 2:
+    used = np.bincount(stratum, weights=t)[stratum] > 0
+    if (t[used] == 0).sum() == 0 or d.loc[t == 1, by].nunique() < 2:
         return None
-    # treatment columns: one indicator, or (all levels) the supported-share-weighted average
-    # of the level effects as the first coefficient (the others are contrasts between levels)
-    found = [lv for lv in LEVELS if ((t == 1) & (d["level"] == lv).to_numpy()).any()]
-    found += sorted(set(d.loc[t == 1, "level"]) - set(found))
-    if level is None and len(found) > 1:
-        T_l = np.column_stack([((t == 1) & (d["level"] == lv).to_numpy()).astype(float)
-                               for lv in found])
-        w = T_l.sum(axis=0) / T_l.sum()
-        T = np.column_stack([t.astype(float)] + [T_l[:, j] / w[j] - T_l[:, -1] / w[-1]
-                                                  for j in range(len(found) - 1)])
-        weights = dict(zip(found, np.round(w, 4).tolist(), strict=True))
-    else:
-        T = t.astype(float)[:, None]
-        weights = {level or found[0]: 1.0}
-    C, names = cohort_covariates(d)
-    M = np.column_stack([d["attendance_rate"].to_numpy(dtype=float), T, C])
-    Z = _within(M, stratum)
-    keep = _independent(Z[:, 1:], T.shape[1])
-    X = Z[:, 1:][:, keep]
-    used = [names[j - T.shape[1]] for j in keep if j >= T.shape[1]]
-    res = ols_cluster(X, Z[:, 0], groups, 0, conf_level=conf_level, n_boot=n_boot,
-                      random_state=random_state, n_params=X.shape[1])
-    n_tc = int(pd.Series(groups[t == 1]).nunique())
-    assumptions = [
+    est = entry_cohort_effect(
+        d, outcome="attendance_rate", treatment="treated", strata=["cohort", by], cluster=by,
+        arm="level", arm_order=LEVELS, unit="pupil_id", conf_level=conf_level, n_boot=n_boot,
+        random_state=random_state, outcome_label="attendance", units="percentage points",
+        treated_label=treated_label or ("supported learners" if level is None
+                                        else f"learners given {level} support"),
+        control_label="comparable learners not yet supported",
+        method=("entry-cohort regression adjustment (learners starting support in a term "
+                f"against learners not yet supported in the same term and {where})"),
+        assumptions=_cohort_assumptions(where), **COHORT_ADJUSTMENT)
+    n_tc = est.extra["n_treated_clusters"]
+    if n_tc < 10:
+        est.assumptions.append(f"only {n_tc} {where}s contain supported learners: even the "
+                               "wild cluster bootstrap can mislead with so few")
+    rows = d[used]
+    est.extra = {"n_rows": est.extra["n_rows"], "n_cohorts": int(rows["cohort"].nunique()),
+                 "cohorts": sorted(rows["cohort"].unique()),
+                 "n_clusters": est.extra["n_clusters"], "n_treated_clusters": n_tc,
+                 "clustered_by": where, "n_strata": est.extra["n_strata"],
+                 "level_weights": est.extra["arm_weights"],
+                 "covariates": est.extra["covariates"]}
+    return est
+
+
+def _cohort_assumptions(where: str) -> list[str]:
+    return [
         "selection on observables: within an entry term and " + where + ", which learners "
         "start a support depends only on what is adjusted for (previous-session attendance, "
         "as a cubic; any exclusion in the previous session; SIMD quintile 1; additional "
@@ -443,26 +433,6 @@ def cohort_effect(design: pd.DataFrame, *, level: str | None = None,
         "term before it started (diluted where supports start mid-term)",
         "no spill-over from supported learners to the comparison learners",
     ]
-    if n_tc < 10:
-        assumptions.append(f"only {n_tc} {where}s contain supported learners: even the wild "
-                           "cluster bootstrap can mislead with so few")
-    who = ("supported learners" if level is None else f"learners given {level} support")
-    return Estimate(
-        estimate=res["estimate"], se=res["se"], ci_low=res["ci_low"], ci_high=res["ci_high"],
-        p_value=res["p_value"], n_treated=int(d.loc[t == 1, "pupil_id"].nunique()),
-        n_control=int(d.loc[t == 0, "pupil_id"].nunique()),
-        method=("entry-cohort regression adjustment (learners starting support in a term "
-                f"against learners not yet supported in the same term and {where})"),
-        outcome="attendance", units="percentage points", design="level",
-        conf_level=conf_level, inference=res["inference"], assumptions=assumptions,
-        treated_label=treated_label or who,
-        control_label="comparable learners not yet supported",
-        extra={"n_rows": int(len(d)), "n_cohorts": int(d["cohort"].nunique()),
-               "cohorts": sorted(d["cohort"].unique()), "n_clusters": res["n_clusters"],
-               "n_treated_clusters": n_tc, "clustered_by": where,
-               "n_strata": int(stratum.max() + 1), "level_weights": weights,
-               "covariates": used},
-    )
 
 
 # ---------------------------------------------------------------------------
