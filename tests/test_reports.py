@@ -116,7 +116,9 @@ def test_index_lists_every_report_with_status_and_headlines(batch):
     assert 'href="t-one.html"' in index and 'href="t-three.html"' in index
     assert 'href="t-bad.html"' not in index
     assert "The value is 10." in index and "The value is 30." in index
-    assert "Tiny 1" in index and "failed" in index and "x must be positive" in index
+    assert "Tiny 1" in index and "x must be positive" not in index   # errors: status page
+    status = (out / "status.html").read_text()
+    assert "failed" in status and "x must be positive" in status and 'href="t-one.html"' in status
 
 
 def test_manifest_records_parameters_hashes_versions_durations(batch):
@@ -257,7 +259,8 @@ def test_unknown_cluster_id_lists_valid_ones():
 
 
 def test_cluster_ids_match_short_forms_and_names():
-    from nlc_eval.reports.batch import plan_batch, report_name, resolve_ids
+    from nlc_eval.reports.batch import plan_batch
+    from nlc_eval.reports.ids import report_name, resolve_ids
 
     valid = ["Cluster 01", "Cluster 02", "Cluster 10"]
     assert resolve_ids(["01", "cluster-10", "cluster 02"], valid, "cluster") == \
@@ -274,7 +277,7 @@ def test_cluster_ids_match_short_forms_and_names():
 
 
 def test_unknown_family_id_lists_valid_ones():
-    from nlc_eval.reports.batch import resolve_ids
+    from nlc_eval.reports.ids import resolve_ids
 
     with pytest.raises(ReportError, match=r"unknown family id\(s\): Z9. Valid family ids: "
                        r"P01, S01"):
@@ -357,13 +360,13 @@ def test_real_batch_runs_every_report(real_batch):
 def test_real_batch_html_is_safe_to_publish(real_batch):
     result, out, ctx = real_batch
     pages = sorted(out.glob("*.html"))
-    assert len(pages) == len(result.outcomes) + 1          # + index.html
+    assert len(pages) == len(result.outcomes) + 2          # + index.html, status.html
     n_tables = 0
     for page in pages:
         text = page.read_text()
         assert not PUPIL_ID.search(text), f"pupil identifier in {page.name}"
         assert 'class="highlight' not in text and "load_context(" not in text, page.name
-        assert "content.cluster_who" not in text and "import " not in text, page.name
+        assert "sections.who" not in text and "import " not in text, page.name
         for header, rows in _html_tables(text):
             cols = [i for i, h in enumerate(header)
                     if h.startswith(COUNT_HEADERS) and not h.endswith("%")]

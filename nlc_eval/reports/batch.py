@@ -12,7 +12,8 @@ from typing import Any
 from nlc_eval.errors import ReportError
 from nlc_eval.reports import manifest
 from nlc_eval.reports.context import ReportContext, build_context, save_context
-from nlc_eval.reports.jobs import NOTEBOOK_DIR, NOTEBOOKS, ReportJob, declared_parameters, slug
+from nlc_eval.reports.ids import report_name, resolve_ids
+from nlc_eval.reports.jobs import NOTEBOOK_DIR, NOTEBOOKS, ReportJob, declared_parameters
 from nlc_eval.reports.publication import PublicationCheck
 from nlc_eval.reports.runner import BatchResult, run_jobs
 
@@ -24,53 +25,6 @@ AUTHORITY_REPORTS = (
     ("authority-comparison", "authority_comparison",
      "Comparison with similar schools elsewhere in Scotland"),
 )
-
-
-def _short(kind: str, ident: str) -> str:
-    """``cluster`` + ``Cluster 07`` -> ``07``: the id without a repeated kind word."""
-    s = slug(ident)
-    return s[len(kind) + 1:] if s.startswith(f"{kind}-") and len(s) > len(kind) + 1 else s
-
-
-def report_name(kind: str, ident: str) -> str:
-    """File base name of a cluster or family report, e.g. ``cluster-07``."""
-    return f"{kind}-{_short(kind, ident)}"
-
-
-def resolve_ids(requested: Sequence[str] | str | None, valid: Sequence[str], what: str) -> list[str]:
-    """Turn ``"all"`` / a list of ids into valid ids, or raise a :class:`ReportError`.
-
-    An id matches exactly, case-insensitively, or by its short form (``07`` for
-    ``Cluster 07``).
-
-    Raises
-    ------
-    ReportError
-        Naming the unknown ids and listing every valid one.
-    """
-    if requested is None:
-        return []
-    if isinstance(requested, str):
-        requested = [requested]
-    requested = [str(r) for r in requested]
-    if not requested or [r.lower() for r in requested] == ["all"]:
-        return list(valid)
-    lookup: dict[str, str] = {}
-    for v in valid:
-        for key in (v, v.lower(), slug(v), _short(what, v)):
-            lookup.setdefault(key, v)
-    chosen, unknown = [], []
-    for r in requested:
-        match = lookup.get(r) or lookup.get(r.lower()) or lookup.get(slug(r))
-        if match is None:
-            unknown.append(r)
-        elif match not in chosen:
-            chosen.append(match)
-    if unknown:
-        listing = ", ".join(valid) if valid else f"none (no {what}s in this data)"
-        raise ReportError(f"unknown {what} id(s): {', '.join(unknown)}. "
-                          f"Valid {what} ids: {listing}.")
-    return chosen
 
 
 def plan_batch(ctx: ReportContext, *, clusters: Sequence[str] | str | None = "all",

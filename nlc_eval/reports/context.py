@@ -78,10 +78,10 @@ class ReportContext:
     def ensure_families(self):
         """Form the families now if the context was built without them (standalone runs)."""
         if self.families is None and self.families_pending:
-            from nlc_eval.reports import content
+            from nlc_eval.reports.sections._common import form_authority_families
 
             self.families_pending = False
-            self.families = content.form_authority_families(self)
+            self.families = form_authority_families(self)
         return self.families
 
     @property
@@ -103,8 +103,9 @@ class ReportContext:
                       f"{self.authority_name}'s")
         pupil_src = ("the council's pupil-level extracts" if self.pupil_source == "extracts"
                      else "synthetic pupil-level data (not real pupils)")
-        return (f"Schools: {school_src} ({len(self.schools)} schools, session "
-                f"{self.year}/{str(self.year + 1)[-2:]}). Pupils and supports: {pupil_src}.")
+        return (f"Schools: {school_src} ({len(self.schools)} schools, census of September "
+                f"{self.year}, session {self.year}/{str(self.year + 1)[-2:]}). Pupils and "
+                f"supports: {pupil_src}.")
 
 
 def _official_schools(official_dir: Path, authority_name: str) -> tuple[pd.DataFrame, Any]:
@@ -181,16 +182,14 @@ def build_context(data: str | os.PathLike | None = None, extracts: str | os.Path
                         official_dir=str(official_dir or ""),
                         extracts_dir=str(Path(extracts).resolve()) if extracts else "",
                         notes=notes)
-    if families:
-        from nlc_eval.reports import content
+    from nlc_eval.reports.sections._common import authority_models, form_authority_families
 
-        ctx.families = content.form_authority_families(ctx)
+    if families:
+        ctx.families = form_authority_families(ctx)
     else:
         ctx.families_pending = True
     if models:
-        from nlc_eval.reports import content
-
-        ctx.models = content.authority_models(ctx)
+        ctx.models = authority_models(ctx)
     return ctx
 
 

@@ -1,0 +1,188 @@
+"""The authority overview: the estate, the families of every sector, supports, gaps, impact."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from nlc_eval.reports import measures
+from nlc_eval.reports.sections import impact as impact_sections
+from nlc_eval.reports.sections import tracking
+from nlc_eval.reports.sections._common import (
+    SECTORS,
+    Figure,
+    Section,
+    Table,
+    collect,
+    num,
+    q1_share,
+    suppress,
+)
+from nlc_eval.reports.sections.cluster import census_source
+
+lab = measures.label
+SECTOR_NAMES = {"primary": "Primary", "secondary": "Secondary",
+                "special": "Additional support needs"}
+
+
+def cluster_profiles(schools: pd.DataFrame) -> pd.DataFrame:
+    """One row per cluster: schools, pupils and % in SIMD Q1, census attendance (suppressed)."""
+    s = schools.copy()
+    s["roll"] = pd.to_numeric(s["roll"], errors="coerce")
+    s["q1"] = pd.to_numeric(s["simd_q1"], errors="coerce")
+    s["known"] = sum(pd.to_numeric(s[f"simd_q{i}"], errors="coerce").fillna(0)
+                     for i in range(1, 6))
+    att = pd.to_numeric(s.get("attendance_rate"), errors="coerce") if "attendance_rate" in s \
+        else pd.Series(np.nan, index=s.index)
+    s["att_x_roll"] = att * s["roll"]
+    s["roll_att"] = s["roll"].where(att.notna())
+    g = s.groupby(s["cluster"].astype(str))
+    t = pd.DataFrame({
+        lab("schools"): g.size().astype("int64"),
+        lab("roll"): g["roll"].sum().round().astype("int64"),
+        lab("simd_q1_pupils"): g["q1"].sum().round().astype("int64"),
+    })
+    t[lab("simd_q1_pct")] = (100 * g["q1"].sum() / g["known"].sum().replace(0, np.nan)).round(1)
+    t[lab("census_attendance")] = (g["att_x_roll"].sum()
+                                   / g["roll_att"].sum().replace(0, np.nan)).round(1)
+    t.index.name = "Cluster"
+    return suppress(t, margins="row", count_columns=[lab("roll"), lab("simd_q1_pupils")],
+                    rate_columns={lab("simd_q1_pct"): (lab("simd_q1_pupils"), lab("roll")),
+                                  lab("census_attendance"): (None, lab("roll"))})
+
+
+def who(ctx) -> Section:
+    """The authority's estate in a sentence, a table of clusters, and the SIMD figure."""
+    s = ctx.schools
+    n = s["sector"].value_counts()
+    roll = pd.to_numeric(s["roll"], errors="coerce").sum()
+    sec = Section()
+    sec.sentences.append(
+        f"{ctx.authority_name} has {int(n.get('primary', 0))} primary, "
+        f"{int(n.get('secondary', 0))} secondary and {int(n.get('special', 0))} additional "
+        f"support needs schools in {len(ctx.clusters)} clusters, with {int(roll):,} "
+        f"pupils on roll at the September {ctx.year} census; {100 * q1_share(s):.1f}% of "
+        "pupils with a known SIMD quintile live in quintile 1, the most deprived fifth of "
+        "Scotland.")
+    sec.sentences.append(ctx.describe())
+    sec.notes.extend(ctx.notes)
+    profiles = cluster_profiles(s)
+    census = measures.session(ctx.year)
+    sec.tables["clusters"] = Table(
+        profiles, caption=f"Clusters of {ctx.authority_name}: schools, pupils, SIMD and "
+                          f"attendance, census {census}",
+        source=census_source(ctx, "roll", "census_attendance"),
+        notes=("Cluster attendance is the roll-weighted mean of its schools' rates.",))
+    fig = profiles.drop(index="Total", errors="ignore")[[lab("simd_q1_pct")]].reset_index()
+    sec.figures["q1"] = Figure(
+        "dot_plot", fig, {"value": lab("simd_q1_pct"), "label": "Cluster",
+                          "reference": 100 * q1_share(s), "reference_label": "authority",
+                          "unit": "%"},
+        caption=f"Share of pupils living in SIMD quintile 1 by cluster, census {census}",
+        source=census_source(ctx, "roll"))
+    sec.results.update(n_schools=int(len(s)), n_clusters=len(ctx.clusters), roll=int(roll),
+                       q1_share=num(q1_share(s)), source=ctx.source,
+                       pupil_source=ctx.pupil_source, session=ctx.year)
+    return sec
+
+
+def families(ctx) -> Section:
+    """The family groups of every sector: how many, of what size, how alike."""
+    sec = Section()
+    fam = ctx.ensure_families()
+    if fam is None:
+        sec.sentences.append("Family groups were not formed: " + " ".join(ctx.notes))
+        return sec
+    table = fam.table()
+    rows = []
+    for sector in SECTORS:
+        t = table[table["group"].astype(str) == sector] if "group" in table else table.iloc[0:0]
+        if t.empty:
+            continue
+        rows.append({"Sector": SECTOR_NAMES[sector], "Families": int(len(t)),
+                     lab("schools"): int(t["n_schools"].sum()),
+                     "Schools per family": f"{int(t['n_schools'].min())} to "
+                                           f"{int(t['n_schools'].max())}"})
+    if not rows:
+        sec.sentences.append("No family groups were formed.")
+        return sec
+    out = pd.DataFrame(rows).set_index("Sector")
+    sec.tables["families"] = Table(
+        out, caption=f"Family groups of {ctx.authority_name} by sector, census "
+                     f"{measures.session(ctx.year)}", source=census_source(ctx, "roll"))
+    sec.sentences.append(
+        "Family groups bring together schools of similar size and deprivation so that "
+        "headteachers compare like with like: " + "; ".join(
+            f"{r['Families']} {r['Sector'].lower()} families of {r['Schools per family']} "
+            "schools" for r in rows) + ". Each family has its own report, and the family "
+        "formation pages explain how they were formed.")
+    sec.results["families"] = {r["Sector"]: r["Families"] for r in rows}
+    return sec
+
+
+def dashboard(ctx) -> Section:
+    """The authority's supports headline and the dashboard of every cluster."""
+    head = tracking.authority_headline(ctx)
+    sec = tracking.dashboard(ctx, None)
+    sec.sentences = head.sentences + [s for s in sec.sentences]
+    sec.notes = head.notes + sec.notes
+    sec.results["headline"] = head.results
+    sec.results["headlines"] = head.results.get("headlines", sec.results.get("headlines", []))
+    if head.sentences:
+        sec.sentences.insert(1, "The published headline counts sessions at additional or "
+                                "intensive level; the table below counts support sessions "
+                                "at every level, so its attendance differs.")
+    return sec
+
+
+def gaps(ctx) -> Section:
+    """Gaps between pupils in SIMD quintiles 1 and 5 across the authority."""
+    return tracking.gaps(ctx, None)
+
+
+def impact(ctx) -> Section:
+    """Authority-wide effects on attendance by level and by cluster, with their limits."""
+    sec = impact_sections.summary(ctx)
+    from nlc_eval.reports import impact_models
+    from nlc_eval.reports.sections.cluster import estimate_sessions
+
+    eff = ctx.models.get("effects") if ctx.models else None
+    if eff is None:
+        eff = impact_models.effects_table(ctx)
+    cl = eff[eff["scope"] == "cluster"]
+    if len(cl):
+        from nlc_eval.reports.sections.cluster import effects_display
+
+        shown = effects_display(eff)
+        keep = shown.index[shown.index.str.endswith(", all supports")]
+        fig = pd.DataFrame({"Cluster": [k.removesuffix(", all supports") for k in keep],
+                            lab("effect"): shown.loc[keep, lab("effect")].astype(float).to_numpy(),
+                            "95% interval from": shown.loc[keep, "95% interval from"]
+                            .astype(float).to_numpy(),
+                            "95% interval to": shown.loc[keep, "95% interval to"]
+                            .astype(float).to_numpy()})
+        sec.figures["clusters"] = Figure(
+            "forest", fig, {"label": "Cluster", "estimate": lab("effect"),
+                            "low": "95% interval from", "high": "95% interval to",
+                            "unit": "percentage points"},
+            caption=f"Effect of cluster supports on attendance by cluster with 95% intervals, "
+                    f"{estimate_sessions(ctx)}",
+            source=measures.source_line("effect", pupil_source=ctx.pupil_source))
+    return sec
+
+
+def results(ctx, *, who: Section, dashboard: Section, gaps: Section, impact: Section,
+            families: Section | None = None) -> dict[str, Any]:
+    """Key results of the authority overview."""
+    heads = [who.sentences[0]] if who.sentences else []
+    heads += list(dashboard.results.get("headlines", []))
+    heads += list(gaps.results.get("headlines", []))
+    if impact.sentences:
+        heads.append(impact.sentences[0])
+    return {"title": f"{ctx.authority_name}: authority overview", "kind": "authority",
+            "source": ctx.source, "pupil_source": ctx.pupil_source, "session": ctx.year,
+            "headlines": heads, "sections": collect(who=who, families=families,
+                                                    dashboard=dashboard, gaps=gaps,
+                                                    impact=impact)}
