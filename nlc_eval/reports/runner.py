@@ -24,7 +24,7 @@ from typing import Any
 import nbformat
 
 from nlc_eval.errors import ReportError
-from nlc_eval.reports import _html, manifest
+from nlc_eval.reports import _html, export, manifest
 from nlc_eval.reports._atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
 from nlc_eval.reports.jobs import ReportJob, check_unique, declared_parameters
 from nlc_eval.reports.kernels import ENGINE_NAME, KernelSlot, KernelStartError
@@ -161,7 +161,7 @@ def execute_job(job: ReportJob, out_dir: str | Path, staging: str | Path,
         title = results.get("title")
         if title:
             outcome.title = str(title)
-        html_text = _html.notebook_to_html(nb, outcome.title)
+        html_text, downloads = export.render(job.name, nb, outcome.title)
         if check is not None:
             problems = check.problems(html_text, json.dumps(results, default=str))
             if problems:
@@ -171,6 +171,8 @@ def execute_job(job: ReportJob, out_dir: str | Path, staging: str | Path,
                                      else ""))
         # Everything is rendered; now publish each file by an atomic rename.
         files = [atomic_write_text(out_dir / f"{job.name}.html", html_text)]
+        files += export.write_extras(out_dir, job.name, html_text, downloads,
+                                     title=outcome.title)
         files.append(atomic_write_bytes(out_dir / f"{job.name}.ipynb",
                                         nbformat.writes(nb).encode("utf-8")))
         if results:
@@ -200,6 +202,7 @@ def execute_job(job: ReportJob, out_dir: str | Path, staging: str | Path,
     if not outcome.ok:
         for suffix in (".html", ".ipynb", ".json"):
             (out_dir / f"{job.name}{suffix}").unlink(missing_ok=True)
+        export.remove(out_dir, job.name)
     return outcome
 
 
@@ -321,7 +324,9 @@ def run_jobs(jobs: list[ReportJob], out_dir: str | Path, *, n_jobs: int = 2,
              cell_timeout: float | None = 600, retries: int = 3, progress: bool = True,
              inputs: list[str | Path] | None = None, batch_parameters: dict | None = None,
              title: str = "Reports", subtitle: str = "",
-             check: PublicationCheck | None = None) -> BatchResult:
+             check: PublicationCheck | None = None, schools: list[dict] | None = None,
+             family_members: dict[str, list[str]] | None = None,
+             pdf: bool = True) -> BatchResult:
     """Run report notebooks and write ``index.html`` and ``manifest.json`` under ``out_dir``.
 
     Parameters
@@ -350,6 +355,11 @@ def run_jobs(jobs: list[ReportJob], out_dir: str | Path, *, n_jobs: int = 2,
     check : PublicationCheck, optional
         Disclosure check every page must pass before it is published (default: small counts
         and code; :func:`nlc_eval.reports.batch.run_batch` adds the batch's pupil ids).
+    schools, family_members :
+        The index's school finder and family member lists (see
+        :func:`nlc_eval.reports._html.index_html`).
+    pdf : bool
+        Also print every published page to PDF (headless Chromium, one session).
 
     Returns
     -------
@@ -392,9 +402,13 @@ def run_jobs(jobs: list[ReportJob], out_dir: str | Path, *, n_jobs: int = 2,
     order = {job.name: i for i, job in enumerate(jobs)}
     outcomes.sort(key=lambda o: order.get(o.name, len(order)))
 
+    pdf_errors = export.print_pdfs(out_dir, [o.name for o in outcomes if o.ok]) if pdf else {}
     index_path = atomic_write_text(
         out_dir / "index.html",
-        _html.index_html([o.to_dict() for o in outcomes], title=title, subtitle=subtitle))
+        _html.index_html([o.to_dict() for o in outcomes], title=title, subtitle=subtitle,
+                         schools=schools, family_members=family_members))
+    atomic_write_text(out_dir / "status.html",
+                      _html.status_html([o.to_dict() for o in outcomes], title=title))
     notebooks = sorted({job.notebook for job in jobs})
     doc = {
         "title": title,
@@ -410,6 +424,7 @@ def run_jobs(jobs: list[ReportJob], out_dir: str | Path, *, n_jobs: int = 2,
         "notebooks": manifest.hash_inputs(notebooks),
         "n_reports": len(outcomes),
         "n_failed": sum(not o.ok for o in outcomes),
+        "pdf_errors": pdf_errors,
         "reports": [{k: v for k, v in o.to_dict().items() if k != "results"}
                     for o in outcomes],
     }
