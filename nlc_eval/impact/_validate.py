@@ -68,8 +68,10 @@ def require_numeric(df: pd.DataFrame, columns: Iterable[str], role: str = "colum
         s = df[col]
         if not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)):
             raise ImpactError(
-                f"{role} {col!r} is not numeric (dtype {s.dtype}). Fix: convert it to numbers, "
-                "or one-hot encode a categorical covariate (pandas.get_dummies)."
+                f"{role} {col!r} is not numeric (dtype {s.dtype}). Fix: convert it to numbers"
+                + (", e.g. (df[col] == 'yes').astype(int) for a yes/no outcome"
+                   if role == "outcome" else "")
+                + " (covariates may be categories or text: the estimators encode them)."
             )
 
 

@@ -12,6 +12,7 @@ import pandas as pd
 from nlc_eval.errors import ImpactError
 
 from . import _validate as v
+from ._covariates import encode_covariates
 from .estimate import Estimate
 from .inference import FEW_CLUSTERS, ols_cluster
 
@@ -121,7 +122,9 @@ def did(df: pd.DataFrame, outcome: str, treated: str, unit: str, time: str,
     v.require_no_missing(df, covs, role="covariate")
     if cluster:
         v.require_no_missing(df, [cluster], role="cluster column")
-    v.require_numeric(df, [outcome, *covs])
+    df, covs, ref_levels = encode_covariates(df, covs, outcome=outcome,
+                                             exclude={treated: "treatment", unit: "unit",
+                                                      time: "period"})
     d = v.binary_treatment(df, treated)
     if df.duplicated([unit, time]).any():
         n_dup = int(df.duplicated([unit, time]).sum())
@@ -180,6 +183,7 @@ def did(df: pd.DataFrame, outcome: str, treated: str, unit: str, time: str,
         outcome=outcome_label or outcome, units=units, design="change",
         conf_level=conf_level, inference=res["inference"], assumptions=assumptions,
         treated_label=treated_label, control_label=control_label,
+        reference_levels=ref_levels,
         extra={"n_obs": int(len(df)), "n_clusters": res["n_clusters"], "sweeps": sweeps,
                "staggered": bool(starts > 1),
                "few_clusters": bool(res["n_clusters"] < FEW_CLUSTERS)},

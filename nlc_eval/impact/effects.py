@@ -25,6 +25,7 @@ import pandas as pd
 from nlc_eval.errors import ImpactError
 
 from . import _validate as v
+from ._covariates import encode_covariates
 from .estimate import Estimate
 from .inference import critical_value
 from .outcomes import outcome_effect  # noqa: F401  (re-exported)
@@ -225,8 +226,7 @@ def baseline_equivalence(df: pd.DataFrame, treatment: str, covariates: list[str]
     v.require_frame(df)
     covs = v.as_list(covariates)
     v.require_columns(df, [treatment, *covs])
-    v.require_no_missing(df, covs, role="covariate")
-    v.require_numeric(df, covs)
+    df, covs, _ = encode_covariates(df, covs, exclude={treatment: "treatment"})
     t = v.binary_treatment(df, treatment)
     rows = []
     for c in covs:

@@ -14,6 +14,7 @@ import pandas as pd
 from nlc_eval.errors import ImpactError
 
 from . import _validate as v
+from ._covariates import encode_covariates
 from .inference import FEW_CLUSTERS, cluster_codes, summarise_draws
 from .propensity import (
     BalancedEstimate,
@@ -24,25 +25,26 @@ from .propensity import (
     overlap_diagnostics,
     predict_ps,
 )
-from .weighting import doubly_robust, ipw  # noqa: F401  (re-exported)
+from .weighting import NEED, doubly_robust, ipw  # noqa: F401  (re-exported)
 
 
-def _prepare(df, outcome, treatment, covariates, extra_cols=()):
+def _prepare(df, outcome, treatment, covariates, extra_cols=(), estimand="ATT"):
+    """Checked data with encoded covariates, treatment, design matrix and scores."""
     v.require_frame(df)
     covs = v.as_list(covariates)
     if not covs:
         raise ImpactError("no covariates given. Fix: list the columns to balance on.")
     v.require_columns(df, [outcome, treatment, *covs, *extra_cols])
     v.require_no_missing(df, [outcome], role="outcome")
-    v.require_no_missing(df, covs, role="covariate")
     v.require_no_missing(df, list(extra_cols))
-    v.require_numeric(df, [outcome, *covs], role="column")
     t = v.binary_treatment(df, treatment)
-    X, _, _ = design_matrix(df, covs)
+    enc = encode_covariates(df, covs, outcome=outcome, exclude={treatment: "treatment"},
+                            binary_target=(t, treatment, NEED[estimand]))
+    X, _, _ = design_matrix(enc.data, enc.names)
     beta = fit_logit(X, t)
     ps = predict_ps(X, beta)
     v.check_overlap(ps, t, column=treatment)
-    return covs, t, X, ps
+    return enc, t, X, ps
 
 
 def _match_one_way(focal, pool, lps, Zm, caliper_abs, ratio, replace, strata, rng_order):
@@ -92,7 +94,9 @@ def match(df: pd.DataFrame, outcome: str, treatment: str, covariates: list[str],
     outcome, treatment : str
         Outcome column and 0/1 treatment column.
     covariates : list of str
-        Numeric columns for the propensity model (logistic regression) and balance checks.
+        Columns for the propensity model (logistic regression) and balance checks: numbers,
+        booleans, categories or text; categories and text are one-hot encoded (first level
+        the reference, in ``reference_levels``), and balance is checked per level.
     estimand : {"ATT", "ATC", "ATE"}
         ATT matches each treated unit to comparison units; ATC the reverse; ATE does both
         (and then needs ``replace=True``).
@@ -132,7 +136,8 @@ def match(df: pd.DataFrame, outcome: str, treatment: str, covariates: list[str],
         raise ImpactError(f"distance={distance!r}. Fix: use 'propensity' or 'mahalanobis'.")
     exact_cols = v.as_list(exact)
     extra_cols = exact_cols + ([cluster] if cluster else [])
-    covs, t, X, ps = _prepare(df, outcome, treatment, covariates, extra_cols)
+    enc, t, X, ps = _prepare(df, outcome, treatment, covariates, extra_cols, est_name)
+    covs = enc.names
     overlap = overlap_diagnostics(ps, t, est_name)
     lps = np.log(ps / (1 - ps))
     caliper_abs = None if caliper is None else float(caliper) * float(np.std(lps))
@@ -188,7 +193,7 @@ def match(df: pd.DataFrame, outcome: str, treatment: str, covariates: list[str],
         draws = diffs[picks].mean(axis=1)
         how = "bootstrap of matched sets (percentile interval)"
     inf = summarise_draws(est, draws, conf_level=conf_level, df=dfree)
-    balance = balance_table(df, covs, t, weights, est_name)
+    balance = balance_table(enc.data, covs, t, weights, est_name)
     n_t = int(((weights > 0) & (t == 1)).sum())
     n_c = int(((weights > 0) & (t == 0)).sum())
     assumptions = [
@@ -217,4 +222,5 @@ def match(df: pd.DataFrame, outcome: str, treatment: str, covariates: list[str],
         extra={"estimand": est_name, "n_unmatched": int(n_unmatched),
                "max_abs_smd_after": float(worst), **overlap, "bootstrap_draws": draws},
         balance=balance, propensity=ps, treatment=t, weights=weights,
+        reference_levels=enc.reference_levels,
     )

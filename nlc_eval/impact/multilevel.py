@@ -14,6 +14,7 @@ import pandas as pd
 from nlc_eval.errors import ImpactError
 
 from . import _validate as v
+from ._covariates import encode_covariates
 from .estimate import Estimate
 from .inference import FEW_CLUSTERS, critical_value, p_from_t
 
@@ -69,7 +70,7 @@ def _check(df, outcome, groups, extra=()):
     v.require_columns(df, [outcome, *groups, *extra])
     v.require_no_missing(df, [outcome], role="outcome")
     v.require_no_missing(df, groups, role="grouping column")
-    v.require_numeric(df, [outcome])
+    v.require_numeric(df, [outcome], role="outcome")
     n_top = df[groups[0]].nunique()
     if n_top < 3:
         raise ImpactError(f"{groups[0]!r} has {n_top} groups; a multilevel model needs several."
@@ -121,7 +122,9 @@ def multilevel(df: pd.DataFrame, outcome: str, treatment: str, groups: list[str]
     groups : list of str
         Grouping columns, outermost first: ``["cluster", "school"]``.
     covariates : list of str, optional
-        Numeric adjustment covariates (e.g. the baseline score).
+        Adjustment covariates (e.g. the baseline score): numbers, booleans, categories or
+        text (categories and text one-hot encoded, the first level the reference, in
+        ``reference_levels``; ``terms`` has one row per level).
     conf_level : float
 
     Returns
@@ -133,8 +136,8 @@ def multilevel(df: pd.DataFrame, outcome: str, treatment: str, groups: list[str]
     """
     covs = v.as_list(covariates)
     groups = _check(df, outcome, groups, [treatment, *covs])
-    v.require_no_missing(df, covs, role="covariate")
-    v.require_numeric(df, covs)
+    enc = encode_covariates(df, covs, outcome=outcome, exclude={treatment: "treatment"})
+    df, covs = enc.data, enc.names
     data = _frame(df, outcome, groups, treatment, covs)
     if data["t_"].min() == data["t_"].max():
         v.binary_treatment(df, treatment)  # raises the all-treated / none message
@@ -178,4 +181,5 @@ def multilevel(df: pd.DataFrame, outcome: str, treatment: str, groups: list[str]
             "the treatment effect is the same in every group",
         ],
         treated_label=treated_label, control_label=control_label, terms=terms, extra=extra,
+        reference_levels=enc.reference_levels,
     )

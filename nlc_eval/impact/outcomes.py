@@ -20,6 +20,7 @@ import pandas as pd
 from nlc_eval.errors import ImpactError
 
 from . import _validate as v
+from ._covariates import encode_covariates
 from .estimate import Estimate
 from .inference import FEW_CLUSTERS, cluster_codes, critical_value, ols_cluster, p_from_t
 
@@ -77,7 +78,10 @@ def outcome_effect(df: pd.DataFrame, outcome: str, treatment: str,
     v.require_no_missing(df, [outcome], role="outcome")
     v.require_no_missing(df, covs, role="covariate")
     v.require_no_missing(df, extra_cols)
-    v.require_numeric(df, [outcome, *covs] + ([exposure] if exposure else []))
+    df, covs, ref_levels = encode_covariates(df, covs, outcome=outcome,
+                                             exclude={treatment: "treatment",
+                                                      exposure: "exposure"},
+                                             numeric=[exposure])
     X, t = _design(df, treatment, covs)
     y = df[outcome].to_numpy(dtype=float)
     label = outcome_label or outcome
@@ -87,7 +91,7 @@ def outcome_effect(df: pd.DataFrame, outcome: str, treatment: str,
                           "Fix: drop redundant covariates.")
     base = dict(n_treated=n_t, n_control=n_c, outcome=label, design="level",
                 conf_level=conf_level, treated_label=treated_label,
-                control_label=control_label)
+                control_label=control_label, reference_levels=ref_levels)
     common = ["no unmeasured confounding given the covariates",
               "each unit's outcome is unaffected by others' treatment"]
     if kind == "linear":

@@ -13,6 +13,7 @@ import pandas as pd
 from nlc_eval.errors import ImpactError
 
 from . import _validate as v
+from ._covariates import encode_covariates
 from .inference import (
     FEW_CLUSTERS,
     bootstrap_indices,
@@ -28,6 +29,9 @@ from .propensity import (
     overlap_diagnostics,
     predict_ps,
 )
+
+# which treatment value every covariate level with rows must also contain
+NEED = {"ATT": "zeros", "ATC": "ones", "ATE": "both"}
 
 
 def _ipw_weights(ps: np.ndarray, t: np.ndarray, estimand: str) -> np.ndarray:
@@ -87,13 +91,14 @@ def _weighting(df, outcome, treatment, covariates, *, estimand, cluster, n_boot,
         raise ImpactError("no covariates given. Fix: list the columns to adjust for.")
     v.require_columns(df, [outcome, treatment, *covs] + ([cluster] if cluster else []))
     v.require_no_missing(df, [outcome], role="outcome")
-    v.require_no_missing(df, covs, role="covariate")
     if cluster:
         v.require_no_missing(df, [cluster], role="cluster column")
-    v.require_numeric(df, [outcome, *covs])
     if trim is not None and not 0 < trim < 0.5:
         raise ImpactError(f"trim={trim}. Fix: use a bound between 0 and 0.5, e.g. 0.01.")
     t = v.binary_treatment(df, treatment)
+    enc = encode_covariates(df, covs, outcome=outcome, exclude={treatment: "treatment"},
+                            binary_target=(t, treatment, NEED[est_name]))
+    df, covs = enc.data, enc.names
     y = df[outcome].to_numpy(dtype=float)
     X, _, _ = design_matrix(df, covs)
     point = _ipw_point if kind == "ipw" else _aipw_point
@@ -153,6 +158,7 @@ def _weighting(df, outcome, treatment, covariates, *, estimand, cluster, n_boot,
                "n_failed_draws": int(n_boot - inf["n_valid"]), **overlap,
                "bootstrap_draws": draws},
         balance=balance, propensity=ps, treatment=t, weights=weights,
+        reference_levels=enc.reference_levels,
     )
 
 
@@ -171,7 +177,8 @@ def ipw(df: pd.DataFrame, outcome: str, treatment: str, covariates: list[str], *
     outcome, treatment : str
         Outcome and 0/1 treatment columns.
     covariates : list of str
-        Numeric columns of the logistic propensity model.
+        Columns of the logistic propensity model: numbers, booleans, categories or text
+        (categories and text one-hot encoded, the first level the reference).
     estimand : {"ATE", "ATT", "ATC"}
         ATE weights 1/e and 1/(1-e); ATT weights comparison units by e/(1-e).
     cluster : str, optional
