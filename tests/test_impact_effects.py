@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,6 +20,7 @@ from nlc_eval.impact import (
     standardise,
     wwc_verdict,
 )
+from nlc_eval.impact.effects import correction_factor
 
 
 def test_hedges_g_textbook_example():
@@ -31,7 +34,70 @@ def test_hedges_g_textbook_example():
     g = hedges_g(a, b)
     assert g.g == pytest.approx(0.5924, abs=1e-3)
     assert g.se == pytest.approx(0.2028, abs=1e-3)
-    assert g.ci_low == pytest.approx(0.5924 - 1.96 * 0.2028, abs=2e-3)
+    # with 50 per group the noncentral-t interval is close to the normal one
+    assert g.ci_low == pytest.approx(0.5924 - 1.96 * 0.2028, abs=1e-2)
+    assert g.ci_high == pytest.approx(0.5924 + 1.96 * 0.2028, abs=1e-2)
+
+
+# mtcars (R datasets): mpg of automatic (am = 0) and manual (am = 1) cars
+MTCARS_MPG = [21.0, 21.0, 22.8, 21.4, 18.7, 18.1, 14.3, 24.4, 22.8, 19.2, 17.8, 16.4, 17.3,
+              15.2, 10.4, 10.4, 14.7, 32.4, 30.4, 33.9, 21.5, 15.5, 15.2, 13.3, 19.2, 27.3,
+              26.0, 30.4, 15.8, 19.7, 15.0, 21.4]
+MTCARS_AM = [1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 1, 1,
+             1, 1, 1, 1, 1]
+
+
+def test_hedges_g_matches_r_effectsize_noncentral_t_interval():
+    # R effectsize 0.8.3, hedges_g(mpg ~ am, data = mtcars) and cohens_d(...), as stored in
+    # the tidystats package's test data: g = -1.440635 (95% CI -2.208767 to -0.65364);
+    # d = -1.477947 (95% CI -2.265973 to -0.670569); t.test(var.equal = TRUE): t = -4.1061
+    from scipy import stats
+
+    mpg, am = np.array(MTCARS_MPG), np.array(MTCARS_AM)
+    g = hedges_g(mpg[am == 0], mpg[am == 1])
+    assert (g.n_treated, g.n_control) == (19, 13)
+    assert g.g == pytest.approx(-1.440635, abs=1e-6)
+    assert g.ci_low == pytest.approx(-2.208767, abs=2e-6)
+    assert g.ci_high == pytest.approx(-0.653640, abs=2e-6)
+    J = correction_factor(19, 13)
+    assert g.g / J == pytest.approx(-1.477947, abs=1e-6)
+    assert g.ci_low / J == pytest.approx(-2.265973, abs=2e-6)
+    assert g.ci_high / J == pytest.approx(-0.670569, abs=2e-6)
+    ref = stats.ttest_ind(mpg[am == 0], mpg[am == 1])
+    assert ref.statistic == pytest.approx(-4.1061, abs=1e-4)
+    assert g.p_value == pytest.approx(ref.pvalue, rel=1e-10)
+    assert g.tidy().loc[0, "p_value"] == pytest.approx(ref.pvalue, rel=1e-10)
+    assert "noncentral-t" in g.method
+
+
+def test_noncentral_t_interval_bounds_have_the_stated_tail_probabilities():
+    from scipy import stats
+
+    a = [12.0, 14.5, 11.0, 15.2, 13.3]
+    b = [10.1, 11.8, 12.2, 9.7, 10.9]
+    for level in (0.8, 0.9, 0.95, 0.99):
+        g = hedges_g(a, b, conf_level=level)
+        J, scale = correction_factor(5, 5), np.sqrt(5 * 5 / 10)
+        t = g.g / J * scale
+        lo, hi = g.ci_low / J * scale, g.ci_high / J * scale
+        assert stats.nct.cdf(t, 8, lo) == pytest.approx(1 - (1 - level) / 2, abs=1e-9)
+        assert stats.nct.cdf(t, 8, hi) == pytest.approx((1 - level) / 2, abs=1e-9)
+        # in samples this small the normal interval with the shrunk SE is too narrow
+        z = stats.norm.ppf(1 - (1 - level) / 2)
+        assert g.ci_high - g.ci_low > 2 * z * g.se
+    with pytest.raises(ImpactError, match="conf_level"):
+        hedges_g(a, b, conf_level=95)
+
+
+def test_hedges_correction_is_the_exact_gamma_form():
+    from math import gamma, sqrt
+
+    for n1, n0 in [(3, 3), (10, 12), (19, 13), (60, 40)]:
+        m = n1 + n0 - 2
+        assert correction_factor(n1, n0) == pytest.approx(
+            gamma(m / 2) / (sqrt(m / 2) * gamma((m - 1) / 2)), rel=1e-12)
+        assert correction_factor(n1, n0) == pytest.approx(1 - 3 / (4 * m - 1), abs=3e-3)
+    assert correction_factor(5000, 4000) == pytest.approx(1 - 3 / (4 * 8998 - 1), rel=1e-9)
 
 
 @pytest.mark.parametrize("es,months", [(0.0, 0), (0.01, 0), (0.02, 1), (0.09, 1), (0.10, 2),
@@ -40,6 +106,42 @@ def test_hedges_g_textbook_example():
                                        (-0.05, -1)])
 def test_eef_months_table_and_mirror(es, months):
     assert months_progress(es) == months
+
+
+@pytest.mark.parametrize("es,months", [(0.185, 3), (0.265, 4), (0.355, 5), (0.955, 12),
+                                       (0.015, 1), (0.095, 2), (0.445, 6), (-0.185, -3),
+                                       (-0.005, 0), (0.0049, 0), (-0.015, -1)])
+def test_eef_months_round_half_up_on_decimal_values(es, months):
+    # 0.185 is the binary 0.18499999...: read as the decimal 0.185 it rounds to 0.19
+    assert months_progress(es) == months
+    assert months_progress(Decimal(str(es))) == months
+    assert months_progress(np.float64(es)) == months
+
+
+def _band(value: Decimal) -> int:
+    """Months for a two-decimal value from the published table, read as decimals."""
+    a = abs(value)
+    for _, row in EEF_MONTHS.iterrows():
+        lo = Decimal(f"{row['effect_size_from']:.2f}")
+        hi = Decimal(f"{row['effect_size_to']:.2f}")
+        if lo <= a <= hi or (row["months"] == 12 and a >= lo) or (row["months"] == 0 and
+                                                                   a <= hi):
+            return int(row["months"]) * (-1 if value < 0 else 1)
+    raise AssertionError(f"{value} is in no band")
+
+
+def test_eef_months_at_every_band_boundary():
+    half, step = Decimal("0.005"), Decimal("0.0001")
+    for to in EEF_MONTHS["effect_size_to"].iloc[:-1]:
+        upper = Decimal(f"{to:.2f}")
+        below, above = upper + half - step, upper + half  # e.g. 0.1849 and 0.185
+        for sign in (1, -1):
+            for value, expected in ((upper, upper), (below, upper),
+                                    (above, upper + Decimal("0.01"))):
+                x = float(sign * value)
+                assert repr(x) == str(sign * value)  # the float is the decimal written
+                assert months_progress(x) == _band(sign * expected), (x, expected)
+    assert months_progress(1.4) == 12 and months_progress(float("nan")) == 0
 
 
 def test_eef_table_published_bands():
@@ -86,8 +188,10 @@ def test_wwc_attrition_boundaries():
 def test_standardise_keeps_estimator_interval_and_clustered_g():
     e = Estimate(2.0, 0.5, 1.0, 3.0, 0.01, 100, 100, "x")
     g = standardise(e, 10.0)
-    J = 1 - 3 / (4 * 200 - 9)
+    J = correction_factor(100, 100)
+    assert J == pytest.approx(1 - 3 / (4 * 200 - 9), abs=1e-5)
     assert g.g == pytest.approx(0.2 * J) and g.ci_low == pytest.approx(0.1 * J)
+    assert g.p_value == 0.01 and g.tidy().loc[0, "p_value"] == 0.01
     assert "months" in g.sentence()
     rng = np.random.default_rng(3)
     C, P = 30, 60

@@ -2,11 +2,18 @@
 
 Conventions:
 
-* Hedges' g divides a (possibly adjusted) difference by a standard deviation and applies the
-  small-sample correction J = 1 - 3 / (4 (n_t + n_c) - 9). For clustered data the SD is the
-  *total* SD from an unconditional multilevel model (between-group plus within-group
-  variance), as in EEF evaluation reports.
-* Months' progress uses the EEF Toolkit conversion table; negative effects mirror it.
+* Hedges' g divides a (possibly adjusted) difference by a standard deviation and applies
+  Hedges' (1981) exact small-sample correction
+  J = Gamma(m / 2) / (sqrt(m / 2) Gamma((m - 1) / 2)), m = n_t + n_c - 2 (approximately
+  1 - 3 / (4 m - 1)). For clustered data the SD is the *total* SD from an unconditional
+  multilevel model (between-group plus within-group variance), as in EEF evaluation reports.
+* The interval of Hedges' g from two samples inverts the noncentral t distribution of the
+  two-sample t statistic (Steiger & Fouladi 1997; Hedges & Olkin 1985, ch. 5) and applies J
+  to both ends, as R's ``effectsize`` and ``MBESS`` do: exact under normality, and wider
+  than the normal interval in small samples. ``standardise`` keeps the estimator's own
+  (e.g. clustered) interval.
+* Months' progress uses the EEF Toolkit conversion table on the effect size rounded half-up
+  to two decimals (as a decimal number, not a binary float); negative effects mirror it.
 * WWC baseline equivalence: |g| <= 0.05 satisfied; 0.05 < |g| <= 0.25 requires statistical
   adjustment; > 0.25 not satisfied. Binary covariates use the Cox index.
 * WWC attrition boundaries (Standards Handbook v4.0, Table II.1), cautious and optimistic.
@@ -17,22 +24,27 @@ Outcome-type models (attendance, exclusions, on-track) live in
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 import pandas as pd
 
+from nlc_eval import formatting as fmt
 from nlc_eval.errors import ImpactError
 
 from . import _validate as v
 from ._covariates import encode_covariates
 from .estimate import Estimate
-from .inference import critical_value
 from .outcomes import outcome_effect  # noqa: F401  (re-exported)
 
 # EEF Toolkit: upper end of each effect-size band (to 2 dp) for 0, 1, ..., 11 months;
-# anything above 0.95 is 12 months.
+# anything above 0.95 is 12 months. Bands are inclusive ranges of two-decimal values.
 EEF_UPPER = np.array([0.01, 0.09, 0.18, 0.26, 0.35, 0.44, 0.52, 0.61, 0.69, 0.78, 0.87, 0.95])
+_EEF_UPPER_DEC = tuple(Decimal(u) for u in ("0.01", "0.09", "0.18", "0.26", "0.35", "0.44",
+                                            "0.52", "0.61", "0.69", "0.78", "0.87", "0.95"))
+_CENT = Decimal("0.01")
 EEF_MONTHS = pd.DataFrame({
     "months": np.arange(13),
     "effect_size_from": [-0.01, 0.02, 0.10, 0.19, 0.27, 0.36, 0.45, 0.53, 0.62, 0.70, 0.79,
@@ -57,24 +69,97 @@ WWC_OPTIMISTIC = np.array([
     3.9, 3.7, 3.5, 3.2, 3.0, 2.8, 2.6, 2.3])
 
 
-def months_progress(g: float) -> int:
+def two_decimals(g) -> Decimal:
+    """``g`` as the decimal number it is written as, rounded half-up to two places.
+
+    A float is read through its shortest representation (``0.185`` is 0.185, not the binary
+    0.18499999...), so ``0.185`` rounds to 0.19 as a reader of the table expects.
+
+    Examples
+    --------
+    >>> two_decimals(0.185), two_decimals(-0.265), two_decimals(0.955)
+    (Decimal('0.19'), Decimal('-0.27'), Decimal('0.96'))
+    """
+    if isinstance(g, Decimal):
+        value = g
+    elif isinstance(g, (int, np.integer)) and not isinstance(g, bool):
+        value = Decimal(int(g))
+    else:
+        value = Decimal(repr(float(g)) if not isinstance(g, np.floating) else str(g))
+    return value.quantize(_CENT, rounding=ROUND_HALF_UP)
+
+
+def months_progress(g) -> int:
     """EEF additional months' progress for an effect size (negative effects mirrored).
+
+    The effect size is rounded half-up to two decimals (:func:`two_decimals`) and placed in
+    the EEF Toolkit's inclusive bands (0.02-0.09 is 1 month, 0.10-0.18 is 2, 0.19-0.26 is
+    3, ..., 0.88-0.95 is 11, 0.96 and above 12).
 
     Examples
     --------
     >>> months_progress(0.2), months_progress(-0.2), months_progress(0.01)
     (3, -3, 0)
+    >>> months_progress(0.185), months_progress(0.265), months_progress(0.355)
+    (3, 4, 5)
     """
-    if g is None or not np.isfinite(g):
+    if g is None or isinstance(g, bool) or not np.isfinite(float(g)):
         return 0
-    a = round(abs(float(g)), 2)
-    months = int(np.searchsorted(EEF_UPPER, a - 1e-9, side="left"))
-    return int(np.sign(g)) * months if months else 0
+    a = abs(two_decimals(g))
+    months = sum(a > upper for upper in _EEF_UPPER_DEC)
+    return -months if g < 0 else months
 
 
 def correction_factor(n_treated: int, n_control: int) -> float:
-    """Hedges' small-sample correction J = 1 - 3 / (4 N - 9)."""
-    return 1 - 3 / (4 * (n_treated + n_control) - 9)
+    """Hedges' (1981) exact small-sample correction J(m), m = n_t + n_c - 2.
+
+    ``J(m) = Gamma(m / 2) / (sqrt(m / 2) Gamma((m - 1) / 2))``, approximately
+    ``1 - 3 / (4 m - 1)``.
+
+    Examples
+    --------
+    >>> round(correction_factor(19, 13), 6), round(1 - 3 / (4 * 30 - 1), 6)
+    (0.974754, 0.97479)
+    """
+    m = n_treated + n_control - 2
+    if m < 2:
+        raise ImpactError(f"{n_treated} + {n_control} units: the small-sample correction "
+                          "needs at least 4 in all. Fix: use larger groups.")
+    return math.exp(math.lgamma(m / 2) - 0.5 * math.log(m / 2) - math.lgamma((m - 1) / 2))
+
+
+def _nct_cdf(t: float, df: float, ncp: float) -> float:
+    from scipy import stats
+
+    p = float(stats.nct.cdf(t, df, ncp))
+    if not np.isfinite(p):  # far tails, where the series gives up: the limit
+        p = 0.0 if ncp > t else 1.0
+    return p
+
+
+def noncentral_t_interval(t: float, df: float, conf_level: float = 0.95
+                          ) -> tuple[float, float]:
+    """Interval for the noncentrality parameter of a t statistic by inverting its CDF.
+
+    Finds ``lo`` and ``hi`` with ``P(T <= t | lo) = 1 - alpha / 2`` and
+    ``P(T <= t | hi) = alpha / 2`` (Steiger & Fouladi 1997).
+    """
+    from scipy import optimize, stats
+
+    alpha = 1 - conf_level
+    z = float(stats.norm.ppf(1 - alpha / 2))
+    width = 1 + 2 * z * math.sqrt(1 + t * t / (2 * df))
+
+    def root(q: float) -> float:
+        f = lambda ncp: _nct_cdf(t, df, ncp) - q  # noqa: E731
+        a, b = t - width, t + width
+        for _ in range(60):
+            if f(a) >= 0 >= f(b):
+                return float(optimize.brentq(f, a, b, xtol=1e-12, rtol=1e-12))
+            a, b = t - 2 * (t - a), t + 2 * (b - t)
+        raise ImpactError(f"no interval found for t = {t} with {df} degrees of freedom.")
+
+    return root(1 - alpha / 2), root(alpha / 2)
 
 
 @dataclass
@@ -90,6 +175,7 @@ class EffectSize:
     sd: float
     method: str
     conf_level: float = 0.95
+    p_value: float = float("nan")
 
     @property
     def months(self) -> int:
@@ -105,31 +191,48 @@ class EffectSize:
         """One row: ``term, estimate, std_error, ci_low, ci_high, p_value, n`` plus months."""
         from scipy import stats
 
-        p = float(2 * stats.norm.sf(abs(self.g / self.se))) if self.se > 0 else np.nan
+        p = self.p_value
+        if not np.isfinite(p):
+            p = float(2 * stats.norm.sf(abs(self.g / self.se))) if self.se > 0 else np.nan
         return pd.DataFrame([{"term": "hedges_g", "estimate": self.g, "std_error": self.se,
                               "ci_low": self.ci_low, "ci_high": self.ci_high, "p_value": p,
                               "n": self.n_treated + self.n_control, "months": self.months}])
 
     def sentence(self) -> str:
-        """Plain-English sentence with the interval and months' progress."""
+        """Plain-English sentence with the interval and months' progress.
+
+        Examples
+        --------
+        >>> EffectSize(0.2, 0.05, 0.1, 0.3, 100, 100, 1.0, "g").sentence()
+        "Effect size g = 0.20 (95% CI 0.10 to 0.30), about 3 months' additional progress on the EEF scale (interval 2 to 4 months)."
+        """
         m = self.months
         lo, hi = self.months_interval
-        word = "additional" if m >= 0 else "less"
-        return (f"Effect size g = {self.g:.2f} ({round(self.conf_level * 100)}% CI "
-                f"{self.ci_low:.2f} to {self.ci_high:.2f}), about {abs(m)} months' {word} "
-                f"progress on the EEF scale (interval {lo} to {hi} months).")
+        f = fmt.effect(self.g, self.ci_low, self.ci_high, min_decimals=2,
+                       conf_level=self.conf_level)
+        if m == 0:
+            progress = "no additional months' progress"
+        else:
+            word = "additional" if m > 0 else "less"
+            months = "1 month's" if abs(m) == 1 else f"{abs(m)} months'"
+            progress = f"about {months} {word} progress"
+        return (f"Effect size g = {f.estimate} ({f.interval}), {progress} on the EEF scale "
+                f"(interval {lo} to {hi} months).")
 
 
 def hedges_g(treated, control, *, conf_level: float = 0.95) -> EffectSize:
     """Hedges' g of two samples with the small-sample correction and its interval.
 
-    Uses the pooled SD and the large-sample variance
-    ``J^2 ((n_t + n_c) / (n_t n_c) + d^2 / (2 (n_t + n_c)))``.
+    Uses the pooled SD and Hedges' exact correction J (:func:`correction_factor`). The
+    interval is the noncentral-t interval of Steiger & Fouladi (1997) for Cohen's d,
+    multiplied by J (as R's ``effectsize::hedges_g``); the SE is the large-sample
+    ``J sqrt((n_t + n_c) / (n_t n_c) + d^2 / (2 (n_t + n_c)))`` and the p-value that of the
+    pooled two-sample t-test.
 
     Examples
     --------
     >>> round(hedges_g([2, 3, 4, 5], [1, 2, 3, 4]).g, 3)
-    0.674
+    0.673
     """
     a = np.asarray(treated, dtype=float)
     b = np.asarray(control, dtype=float)
@@ -142,14 +245,23 @@ def hedges_g(treated, control, *, conf_level: float = 0.95) -> EffectSize:
     sd = float(np.sqrt(((n1 - 1) * a.var(ddof=1) + (n0 - 1) * b.var(ddof=1)) / (n1 + n0 - 2)))
     if sd == 0:
         raise ImpactError("the outcome does not vary, so no standardised effect exists.")
-    d = (a.mean() - b.mean()) / sd
+    from scipy import stats
+
+    if not 0 < conf_level < 1:
+        raise ImpactError(f"conf_level={conf_level}. Fix: give a level between 0 and 1, "
+                          "e.g. 0.95.")
+    d = float((a.mean() - b.mean()) / sd)
     J = correction_factor(n1, n0)
     g = J * d
     se = float(J * np.sqrt((n1 + n0) / (n1 * n0) + d ** 2 / (2 * (n1 + n0))))
-    z = critical_value(conf_level, None)
-    return EffectSize(g=float(g), se=se, ci_low=float(g - z * se), ci_high=float(g + z * se),
-                      n_treated=n1, n_control=n0, sd=sd, method="Hedges' g (pooled SD)",
-                      conf_level=conf_level)
+    df = n1 + n0 - 2
+    scale = math.sqrt(n1 * n0 / (n1 + n0))
+    t = d * scale
+    lo, hi = noncentral_t_interval(t, df, conf_level)
+    return EffectSize(g=float(g), se=se, ci_low=J * lo / scale, ci_high=J * hi / scale,
+                      n_treated=n1, n_control=n0, sd=sd,
+                      method="Hedges' g (pooled SD; noncentral-t interval)",
+                      conf_level=conf_level, p_value=float(2 * stats.t.sf(abs(t), df)))
 
 
 def total_sd(df: pd.DataFrame, outcome: str, groups: list[str] | None = None) -> float:
@@ -184,7 +296,7 @@ def standardise(estimate: Estimate, sd: float) -> EffectSize:
                       ci_low=J * estimate.ci_low / sd, ci_high=J * estimate.ci_high / sd,
                       n_treated=estimate.n_treated, n_control=estimate.n_control, sd=sd,
                       method=f"Hedges' g from {estimate.method}",
-                      conf_level=estimate.conf_level)
+                      conf_level=estimate.conf_level, p_value=estimate.p_value)
 
 
 def clustered_effect_size(df: pd.DataFrame, outcome: str, treatment: str, groups: list[str],
