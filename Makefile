@@ -9,9 +9,22 @@ STAMP := $(VENV)/.nlc-eval-installed
 OFFICIAL ?= $(abspath $(or $(NLC_EVAL_OFFICIAL_DATA),$(wildcard ../shared/data/scotgov)))
 JOBS ?= 2
 
-.PHONY: demo test lint install bench clean
+# Headless Chromium + chromedriver (Debian) and axe-core (npm, under .venv/axe, not committed):
+# the browser tests, and the PDF copies of the reports.
+BROWSER_STAMP := $(VENV)/.nlc-eval-browser
+AXE := $(VENV)/axe/node_modules/axe-core/axe.min.js
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-install: $(STAMP)
+.PHONY: demo test lint install bench clean browser
+
+install: $(STAMP) $(BROWSER_STAMP)
+
+browser: $(BROWSER_STAMP)
+
+$(BROWSER_STAMP): $(STAMP)
+	command -v chromium >/dev/null && command -v chromedriver >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver >/dev/null; }
+	test -f $(AXE) || npm install --prefix $(VENV)/axe --no-audit --no-fund --silent axe-core@4
+	touch $@
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,10 +34,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (nlc_eval)" >/dev/null
 	touch $(STAMP)
 
-demo: $(STAMP)
+demo: $(STAMP) $(BROWSER_STAMP)
 	$(BIN)/nlc-eval demo $(if $(OFFICIAL),--data $(OFFICIAL)) --jobs $(JOBS)
 
-test: $(STAMP)
+test: $(STAMP) $(BROWSER_STAMP)
 	$(BIN)/ruff check .
 	NLC_EVAL_OFFICIAL_DATA=$(OFFICIAL) MPLBACKEND=Agg $(BIN)/python -m pytest tests
 	NLC_EVAL_OFFICIAL_DATA=$(OFFICIAL) MPLBACKEND=Agg $(BIN)/python -m pytest --nbval-lax -p no:randomly notebooks

@@ -510,3 +510,45 @@ def status_html(outcomes: Iterable[dict[str, Any]], *, title: str = "Reports",
                      f'<td>{status}</td><td class="num">{took}</td><td>{err}</td></tr>')
     parts.append("</tbody></table></div>")
     return _shell(f"Run status: {title}", "\n".join(parts), index_href=index_href)
+
+
+def school_entries(schools, families: Mapping[Any, Any] | None, jobs: Iterable[Any]
+                   ) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
+    """The school finder's entries and each family report's schools, from a batch's plan.
+
+    Parameters
+    ----------
+    schools : DataFrame
+        One row per school with ``seed_code``, ``school_name``, ``sector`` and ``cluster``
+        (latest year used when there are several).
+    families : mapping, optional
+        Seed code to family id (``FamilyResult.assignments``).
+    jobs : iterable of ReportJob
+        The batch's reports (``name``, ``kind``, ``ident``): only reports in it are linked.
+
+    Returns
+    -------
+    (list of dict, dict)
+        Entries for :func:`index_html`'s ``schools`` and its ``family_members``.
+    """
+    import pandas as pd
+
+    by_kind: dict[tuple[str, str], str] = {}
+    for j in jobs:
+        if j.kind in ("cluster", "family"):
+            by_kind[(j.kind, str(j.ident))] = j.name
+    frame = pd.DataFrame(schools)
+    if "year" in frame.columns:
+        frame = frame.sort_values("year").drop_duplicates("seed_code", keep="last")
+    fam = {str(k): str(v) for k, v in (dict(families) if families is not None else {}).items()
+           if v is not None and not (isinstance(v, float) and v != v)}
+    entries, members = [], {}
+    for row in frame.sort_values("school_name").itertuples(index=False):
+        family_report = by_kind.get(("family", fam.get(str(row.seed_code), "")))
+        entries.append({"school": str(row.school_name),
+                        "sector": str(getattr(row, "sector", "") or "").capitalize(),
+                        "cluster": by_kind.get(("cluster", str(getattr(row, "cluster", "")))),
+                        "family": family_report})
+        if family_report:
+            members.setdefault(family_report, []).append(str(row.school_name))
+    return entries, members

@@ -125,11 +125,16 @@ def run_batch(*, clusters: Sequence[str] | str | None = "all",
                   "source": ctx.source, "pupil_source": ctx.pupil_source,
                   "session": ctx.year, "notes": ctx.notes}
         subtitle = f"{ctx.authority_name} · {ctx.describe()}"
+        from nlc_eval.reports._html import school_entries
+
+        schools, members = school_entries(
+            ctx.schools, ctx.families.assignments if ctx.families is not None else None, jobs)
         return run_jobs(jobs, out, n_jobs=n_jobs, executor=executor, warm=warm,
                         progress=progress, inputs=inputs, batch_parameters=params,
                         title=f"{ctx.authority_name}: cluster, family and authority reports",
                         subtitle=subtitle,
-                        check=PublicationCheck.for_ids(ctx.data.pupils["pupil_id"].unique()))
+                        check=PublicationCheck.for_ids(ctx.data.pupils["pupil_id"].unique()),
+                        schools=schools, family_members=members)
     finally:
         if own_dir:
             shutil.rmtree(cdir, ignore_errors=True)
