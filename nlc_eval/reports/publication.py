@@ -9,7 +9,13 @@ found). The scan is a second line of defence: tables are already protected by
   batch's pupil ids (ids shorter than six characters are too ambiguous to scan for);
 - small counts: a value from 1 to ``threshold - 1`` in a table column whose header names a
   count of people or supports (:data:`COUNT_HEADERS`; suppressed cells show ``c``);
-- code: highlighted source or input areas left in the HTML.
+- code: highlighted source or input areas left in the HTML;
+- a suppression marker (``c``) or a missing value (``nan``, ``None``) inside a sentence;
+- small counts derivable from what is shown beside each other (:func:`derived_counts`): a
+  count of people and a share in the same sentence, or in rows of the page's tables with
+  the same row header (roll x share, whose possible counts are all 1 to
+  ``threshold - 1``); and a hidden cell of a table with a total row that the total minus
+  the visible cells gives away.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 #: Table headers (prefixes) that hold counts of pupils, learners or supports in the reports.
 COUNT_HEADERS = ("Pupils", "Learners", "Comparison learners", "Supports", "Universal",
@@ -32,10 +40,138 @@ _NUMBER = re.compile(r"^-?[\d,]+(\.\d+)?$")
 MIN_ID_LENGTH = 6
 
 
-def _tables(text: str) -> list[tuple[list[str], list[list[str]]]]:
+_MARKER_IN_PROSE = re.compile(r"(?<![\w'’.-])c(?![\w'’-])")
+# a sentence that explains the marker ("shown as c", "marked c") is not using it
+_EXPLAINED = re.compile(r"\b(shown as|marked|marker|as)\s+[\W_]*c\b[\W_]*|^c:", re.IGNORECASE)
+_MISSING_IN_PROSE = re.compile(r"(?<![\w-])(nan|NaN|None)(?![\w-])")
+_PEOPLE = r"(?:pupils?|learners?|children|young people)"
+_COUNT_IN_PROSE = re.compile(r"(?<![\d.,])(\d{1,3}(?:,\d{3})*|\d+)(?:\s+[a-z-]+){0,2}?\s+"
+                             + _PEOPLE + r"\b")
+_PCT_IN_PROSE = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)%")
+# shares that are not shares of people (sessions attended, intervals, gaps)
+_NOT_PEOPLE = ("attend", "session", "interval", "gap", "point", "vs ", "against", "ci ")
+
+
+def _soup(text: str):
     from bs4 import BeautifulSoup
 
-    soup = BeautifulSoup(text, "html.parser")
+    return BeautifulSoup(text, "html.parser")
+
+
+def _prose(soup) -> list[str]:
+    """Sentences of the page outside tables, captions, code and style."""
+    out = []
+    for el in soup.find_all(["p", "li", "h1", "h2", "h3", "h4", "figcaption", "summary"]):
+        if el.find_parent(["table", "style", "script"]) is not None:
+            continue
+        text = el.get_text(" ", strip=True)
+        out.extend(t for t in re.split(r"(?<=[.;!?])\s+", text) if t)
+    return out
+
+
+def candidates(n: float, pct_text: str) -> list[int]:
+    """Whole counts ``k`` consistent with a share ``pct_text`` % of ``n`` after rounding.
+
+    >>> candidates(30, "10.0")
+    [3]
+    >>> candidates(220, "2")
+    [4, 5]
+    """
+    decimals = len(pct_text.split(".")[1]) if "." in pct_text else 0
+    p, half = float(pct_text), 0.5 * 10 ** -decimals
+    lo, hi = n * max(p - half, 0) / 100, n * (p + half) / 100
+    return [k for k in range(int(np.floor(lo)), int(np.ceil(hi)) + 1)
+            if lo - 1e-9 <= k <= hi + 1e-9 and (k == 0 or 100 * k / n >= p - half - 1e-9)]
+
+
+def _small(ks: list[int], threshold: int) -> bool:
+    return bool(ks) and all(1 <= k < threshold for k in ks)
+
+
+def _number(text: str) -> float | None:
+    t = text.replace(",", "").strip()
+    return float(t) if _NUMBER.match(t) else None
+
+
+def _share_header(h: str) -> bool:
+    low = h.lower()
+    return ("%" in h or "share" in low) and not any(w in low for w in _NOT_PEOPLE)
+
+
+def _people_header(h: str) -> bool:
+    return _is_count_header(h) and any(w in h.lower() for w in ("pupil", "learner"))
+
+
+def derived_counts(html_text: str, threshold: int = 5) -> list[str]:
+    """Small counts a reader can work out from what the page shows (see the module doc)."""
+    soup = _soup(html_text)
+    found: list[str] = []
+    for sentence in _prose(soup):
+        counts = [m.group(1) for m in _COUNT_IN_PROSE.finditer(sentence)]
+        for pm in _PCT_IN_PROSE.finditer(sentence):
+            after = sentence[pm.end():pm.end() + 45].lower()
+            if any(w in after for w in ("attend", "session")):
+                continue
+            for c in counts:
+                n = float(c.replace(",", ""))
+                if n > 0 and _small(candidates(n, pm.group(1)), threshold):
+                    found.append(f"sentence gives away a count below {threshold}: {c} and "
+                                 f"{pm.group(0)} in {sentence[:90]!r}")
+    rows: dict[str, dict[str, str]] = {}
+    for header, body in _tables(html_text):
+        offset = 1 if body and header and len(body[0]) == len(header) + 1 else 0
+        names = ([""] * offset) + header
+        for row in body:
+            if not row:
+                continue
+            key = row[0].strip()
+            entry = rows.setdefault(key, {})
+            for h, v in zip(names[1:] if not offset else names[offset:], row[1:], strict=False):
+                entry.setdefault(h, v)
+        found += _total_minus_visible(header, body, threshold)
+    for key, entry in rows.items():
+        people = [(h, _number(v)) for h, v in entry.items() if _people_header(h)]
+        shares = [(h, v.replace("%", "").strip()) for h, v in entry.items()
+                  if _share_header(h)]
+        for ph, n in people:
+            if not n:
+                continue
+            for sh, p in shares:
+                if _NUMBER.match(p) and _small(candidates(n, p), threshold):
+                    found.append(f"row {key!r}: '{ph}' {n:,.0f} and '{sh}' {p}% give away a "
+                                 f"count below {threshold}")
+    return found
+
+
+def _total_minus_visible(header: list[str], body: list[list[str]], threshold: int
+                         ) -> list[str]:
+    """A hidden count that its column's total minus the visible cells gives away."""
+    totals = [r for r in body if r and r[0].strip().lower() in ("total", "authority", "all")]
+    if len(totals) != 1 or not header:
+        return []
+    offset = 1 if len(body[0]) == len(header) + 1 else 0
+    out = []
+    total = totals[0]
+    for i, h in enumerate(header):
+        j = i + offset
+        if not _is_count_header(h) or j >= len(total):
+            continue
+        t = _number(total[j])
+        if t is None:
+            continue
+        cells = [r[j] for r in body if r is not total and j < len(r)]
+        hidden = [c for c in cells if c.strip() == "c"]
+        shown = [_number(c) for c in cells if c.strip() != "c"]
+        if len(hidden) == 1 and all(v is not None for v in shown):
+            left = t - sum(shown)
+            if 1 <= left < threshold:
+                out.append(f"column '{h}': the total minus the visible cells gives the hidden "
+                           f"count {left:.0f}")
+    return out
+
+
+def _tables(text: str) -> list[tuple[list[str], list[list[str]]]]:
+    soup = _soup(text)
     out = []
     for table in soup.find_all("table"):
         head = table.find("thead")
@@ -86,6 +222,12 @@ class PublicationCheck:
                     found.append(f"{len(hits)} pupil identifier(s) in the {where}")
         if _CODE.search(html_text):
             found.append("code cells in the page")
+        for sentence in _prose(_soup(html_text)):
+            if _MARKER_IN_PROSE.search(_EXPLAINED.sub("", sentence)):
+                found.append(f"suppression marker 'c' in a sentence: {sentence[:90]!r}")
+            if _MISSING_IN_PROSE.search(sentence):
+                found.append(f"missing value in a sentence: {sentence[:90]!r}")
+        found += derived_counts(html_text, self.threshold)
         for t, (header, rows) in enumerate(_tables(html_text), start=1):
             cols = [i for i, h in enumerate(header) if _is_count_header(h)]
             offset = 0

@@ -247,9 +247,22 @@ def school_profiles(ctx, schools: pd.DataFrame, *, total: bool = True) -> pd.Dat
     rates = {lab("simd_q1_pct"): (lab("simd_q1_pupils"), lab("roll")),
              lab("simd_q5_pct"): (lab("simd_q5_pupils"), lab("roll")),
              lab("fsm_pct"): (None, lab("roll")), lab("census_attendance"): (None, lab("roll"))}
-    return suppress(t, margins="row" if total else False,
-                    count_columns=[lab("roll"), lab("simd_q1_pupils"), lab("simd_q5_pupils")],
-                    rate_columns=rates)
+    # a share of people beside the roll gives a count away: hide it when every count it
+    # could round from is 1-4 (free school meals has no count column to follow)
+    from nlc_eval.reports.publication import candidates
+
+    fsm = lab("fsm_pct")
+    small = [bool(pd.notna(n) and pd.notna(p) and n > 0
+                  and all(1 <= k < 5 for k in candidates(float(n), f"{float(p):.1f}") or [0]))
+             for n, p in zip(t[lab("roll")], t[fsm], strict=True)]
+    t.loc[np.asarray(small), fsm] = np.nan
+    out = suppress(t, margins="row" if total else False,
+                   count_columns=[lab("roll"), lab("simd_q1_pupils"), lab("simd_q5_pupils")],
+                   rate_columns=rates)
+    out.attrs["disclosure"]["cells"] += [{"row": r, "column": fsm, "reason": "derivable"}
+                                         for r, hide in zip(t.index, small, strict=True)
+                                         if hide]
+    return out
 
 
 def simd_figure_data(profiles: pd.DataFrame, schools: pd.DataFrame) -> pd.DataFrame:
