@@ -14,7 +14,7 @@ from nlc_eval.errors import ImpactError
 from . import _validate as v
 from ._covariates import encode_covariates
 from .estimate import Estimate
-from .inference import FEW_CLUSTERS, ols_cluster
+from .inference import FEW_CLUSTERS, few_cluster_inference, ols_cluster
 
 
 def demean(M: np.ndarray, groups: list[np.ndarray], *, tol: float = 1e-10,
@@ -87,6 +87,13 @@ def did(df: pd.DataFrame, outcome: str, treated: str, unit: str, time: str,
         bootstrap (see :mod:`nlc_eval.impact.inference`).
     conf_level, n_boot, weights, random_state
         Inference options; the bootstrap is seeded by ``random_state``.
+    bootstrap : {"restricted", "unrestricted"}
+        Wild cluster bootstrap variant (with fewer than 50 clusters).
+    randomisation : {"auto", "always", "never"}
+        Randomisation inference over clusters (placebo assignments of the treatment start
+        times): ``"auto"`` uses it for the p-value and interval when fewer than five clusters
+        are treated (or untreated), where the bootstrap is unreliable; a
+        :class:`~nlc_eval.impact.inference.FewClustersWarning` is issued either way.
     outcome_label, units, treated_label, control_label : str
         Wording of :meth:`Estimate.sentence`.
 
@@ -156,6 +163,12 @@ def did(df: pd.DataFrame, outcome: str, treated: str, unit: str, time: str,
     res = ols_cluster(Xz, yz, clusters, 0, conf_level=conf_level, n_boot=n_boot,
                       weights=weights, random_state=random_state, absorb=[u_codes, t_codes],
                       bootstrap=bootstrap)
+    order = np.unique(df[time].to_numpy(), return_inverse=True)[1]
+    res, cautions = few_cluster_inference(
+        res, y, d.astype(float), clusters,
+        covariates=M[:, 2:] if M.shape[1] > 2 else None, absorb=[u_codes, t_codes],
+        key=order, unit=u_codes, randomisation=randomisation, conf_level=conf_level,
+        n_perm=n_boot, random_state=random_state)
     ever = pd.Series(d, index=df.index).groupby(u_codes).max()
     first = pd.Series(np.where(d == 1, t_codes, np.iinfo(np.int64).max)).groupby(u_codes).min()
     starts = first[first < np.iinfo(np.int64).max].nunique()
@@ -165,11 +178,10 @@ def did(df: pd.DataFrame, outcome: str, treated: str, unit: str, time: str,
         "no anticipation: outcomes did not change before support started",
         "no spill-over from treated to comparison units",
     ]
-    if cluster:
-        n_tc = int(pd.Series(clusters[d == 1]).nunique())
-        if n_tc < 10:
-            assumptions.append(f"only {n_tc} clusters contain treated units: even the wild "
-                               "cluster bootstrap can mislead with so few treated clusters")
+    if cautions:
+        assumptions.append("the treated clusters were assigned as if at random among the "
+                           "clusters (randomisation inference), with a constant effect for "
+                           "the interval")
     if starts > 1:
         assumptions.append(
             f"treatment starts at {starts} different times: the two-way fixed-effects estimate "
@@ -183,8 +195,11 @@ def did(df: pd.DataFrame, outcome: str, treated: str, unit: str, time: str,
         outcome=outcome_label or outcome, units=units, design="change",
         conf_level=conf_level, inference=res["inference"], assumptions=assumptions,
         treated_label=treated_label, control_label=control_label,
-        reference_levels=ref_levels,
+        reference_levels=ref_levels, warnings=cautions,
         extra={"n_obs": int(len(df)), "n_clusters": res["n_clusters"], "sweeps": sweeps,
+               "n_treated_clusters": res["n_treated_clusters"],
+               "n_control_clusters": res["n_control_clusters"],
+               **({"cluster_robust": res["cluster_robust"]} if "cluster_robust" in res else {}),
                "staggered": bool(starts > 1),
                "few_clusters": bool(res["n_clusters"] < FEW_CLUSTERS)},
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
 FEW_CLUSTERS = 50
@@ -379,6 +380,237 @@ def ols_cluster(X: np.ndarray, y: np.ndarray, clusters, k: int, *, conf_level: f
             "ci_high": float(beta[k] + crit * se), "p_value": p_from_t(t, G - 1),
             "n_clusters": G, "n_params": n_params,
             "inference": f"cluster-robust (CR1) standard error over {G} clusters, t({G - 1})"}
+
+
+class FewClustersWarning(UserWarning):
+    """Fewer than five treated (or comparison) clusters: cluster-robust inference and the wild
+    cluster bootstrap are unreliable (MacKinnon & Webb 2017, 2018)."""
+
+
+def treated_clusters(d: np.ndarray, clusters, unit=None) -> tuple[int, int]:
+    """Clusters with any treated observation, and clusters with any never-treated unit.
+
+    Parameters
+    ----------
+    d : array (n,)
+        0/1 treatment.
+    clusters : array-like (n,)
+    unit : array-like (n,), optional
+        Panel unit; a unit treated in any period is not a comparison unit.
+    """
+    codes, G = cluster_codes(clusters)
+    d = np.asarray(d, dtype=float)
+    treated = np.zeros(G, bool)
+    treated[codes[d > 0]] = True
+    if unit is None:
+        never = d == 0
+    else:
+        ucodes = pd.factorize(np.asarray(unit))[0]
+        ever = np.zeros(ucodes.max() + 1, bool)
+        ever[ucodes[d > 0]] = True
+        never = ~ever[ucodes]
+    control = np.zeros(G, bool)
+    control[codes[never]] = True
+    return int(treated.sum()), int(control.sum())
+
+
+def few_clusters_warning(n_treated: int, n_control: int, what: str = "clusters",
+                         randomised: bool = True) -> str | None:
+    """The caution a reader must see with fewer than five treated or comparison clusters."""
+    if min(n_treated, n_control) >= FEW_TREATED:
+        return None
+    side = ("treated" if n_treated < FEW_TREATED else "comparison")
+    n = n_treated if side == "treated" else n_control
+    noun = what[:-1] if (n == 1 and what.endswith("s")) else what
+    text = (f"only {n} {noun} {'is' if n == 1 else 'are'} {side}: with fewer than "
+            f"{FEW_TREATED}, cluster-robust errors and the wild cluster bootstrap are unreliable")
+    if randomised:
+        text += (", so the p-value and interval are from randomisation inference (placebo "
+                 f"assignments of the treatment over {what})")
+    else:
+        text += ("; randomisation inference over clusters is not possible here because "
+                 "treatment varies within clusters, so treat the interval with caution")
+    return text
+
+
+def _starts(d: np.ndarray, codes: np.ndarray, G: int, key: np.ndarray | None):
+    """Each cluster's treatment start (a key value; +inf = never), or None when treatment is
+    not of the form 1{key >= start} for every row of the cluster."""
+    if key is None:
+        key = np.zeros(len(d))
+    key = np.asarray(key, dtype=float)
+    start = np.full(G, np.inf)
+    np.minimum.at(start, codes[d > 0], key[d > 0])
+    implied = (key >= start[codes]).astype(float)
+    if not np.array_equal(implied, d):
+        return None
+    return start
+
+
+def _assignments(start: np.ndarray, n_perm: int, rng: np.random.Generator):
+    """Placebo assignments of the clusters' start times: every distinct one when there are at
+    most ``n_perm`` (exact), else the observed one plus ``n_perm`` random permutations."""
+    from itertools import combinations
+    from math import factorial, prod
+
+    values, inverse, counts = np.unique(start, return_inverse=True, return_counts=True)
+    G = len(start)
+    total = factorial(G) // prod(factorial(int(c)) for c in counts)
+    if total <= n_perm:
+        out = []
+
+        def fill(free: list[int], level: int, current: np.ndarray):
+            if level == len(values) - 1:
+                current = current.copy()
+                current[free] = level
+                out.append(current)
+                return
+            for chosen in combinations(free, int(counts[level])):
+                nxt = current.copy()
+                nxt[list(chosen)] = level
+                fill([g for g in free if g not in chosen], level + 1, nxt)
+
+        fill(list(range(G)), 0, np.zeros(G, dtype=np.int64))
+        return values[np.array(out)], True, total
+    perms = np.array([rng.permutation(inverse) for _ in range(n_perm)])
+    return values[np.vstack([inverse[None, :], perms])], False, total
+
+
+def randomisation_inference(y: np.ndarray, d: np.ndarray, clusters, *,
+                            covariates: np.ndarray | None = None,
+                            absorb: list[np.ndarray] | None = None, key=None,
+                            conf_level: float = 0.95, n_perm: int = 999,
+                            random_state: int | None = 0) -> dict | None:
+    """Randomisation inference by placebo assignments over clusters (placebo in space).
+
+    The treatment is reassigned to clusters as if at random, keeping how many clusters start
+    treatment at each time (``key``, e.g. the period; treatment must be ``1{key >= start}``
+    within each cluster), and the coefficient of the regression of ``y`` on the treatment,
+    ``covariates`` and the ``absorb``-ed fixed effects is recomputed for each assignment. The
+    p-value is the share of assignments whose coefficient is at least as far from the tested
+    value as the observed one (the observed assignment included). Under a constant effect
+    ``b`` the untreated outcomes are ``y - b d``, so the coefficient of every assignment is
+    linear in b and the interval (every b not rejected, by test inversion) is exact. All
+    distinct assignments are enumerated when there are at most ``n_perm``.
+
+    Returns
+    -------
+    dict or None
+        ``estimate, p_value, ci_low, ci_high, n_assignments, exact, inference``; None when the
+        treatment is not assigned by cluster (it varies within a cluster and period).
+    """
+    from .did import demean
+
+    y = np.asarray(y, dtype=float)
+    d = np.asarray(d, dtype=float)
+    codes, G = cluster_codes(clusters)
+    start = _starts(d, codes, G, key)
+    if start is None:
+        return None
+    keyv = np.zeros(len(d)) if key is None else np.asarray(key, dtype=float)
+    starts, exact, total = _assignments(start, n_perm, np.random.default_rng(random_state))
+
+    def resid(M):
+        M = np.atleast_2d(M.T).T
+        if absorb:
+            M = demean(M, list(absorb))[0]
+        if covariates is not None and covariates.shape[1]:
+            C = covariates
+            M = M - C @ np.linalg.lstsq(C, M, rcond=None)[0]
+        return M
+
+    C = None
+    if covariates is not None and np.asarray(covariates).size:
+        C = np.asarray(covariates, dtype=float)
+        C = demean(C, list(absorb))[0] if absorb else C
+    covariates = C
+    yt, dt = resid(np.column_stack([y, d])).T
+    c_vals, d_vals = [], []
+    for chunk in np.array_split(np.arange(len(starts)), max(1, len(starts) // 64)):
+        Dp = (keyv[:, None] >= starts[chunk][:, codes].T).astype(float)   # n x chunk
+        Dt = resid(Dp)
+        ss = np.sum(Dt * Dt, axis=0)
+        ok = ss > 1e-12 * max(ss.max(), 1.0)
+        c_vals.append(np.where(ok, Dt.T @ yt / np.where(ok, ss, 1), np.nan))
+        d_vals.append(np.where(ok, Dt.T @ dt / np.where(ok, ss, 1), np.nan))
+    c, dd = np.concatenate(c_vals), np.concatenate(d_vals)
+    valid = np.isfinite(c)
+    c, dd = c[valid], dd[valid]
+    beta = float(dt @ yt / (dt @ dt))
+    P = len(c)
+
+    def pval(b):
+        return float(np.mean(np.abs(c - b * dd) >= np.abs(beta - b) * (1 - 1e-12) - 1e-15))
+
+    alpha = 1 - conf_level
+    # p(b) changes only where |c - b dd| = |beta - b|: at these breakpoints
+    with np.errstate(divide="ignore", invalid="ignore"):
+        br = np.concatenate([(c - beta) / (dd - 1), (c + beta) / (dd + 1)])
+    br = np.unique(br[np.isfinite(br)])
+    span = max(float(np.ptp(br)), abs(beta), 1.0)
+    grid = np.concatenate([[br[0] - span], 0.5 * (br[1:] + br[:-1]), [br[-1] + span]])
+    accepted = np.flatnonzero([pval(b) > alpha for b in grid])
+    i0, i1 = int(accepted.min()), int(accepted.max())
+    # the accepted set is a union of segments between breakpoints: its hull is reported
+    lo = -np.inf if i0 == 0 else float(br[i0 - 1])
+    hi = np.inf if i1 == len(br) else float(br[i1])
+    how = (f"randomisation inference: the treatment reassigned over {G} clusters "
+           + (f"in all {P} distinct ways" if exact else f"in {P - 1} random ways (seed "
+              f"{random_state}) of {total:,} possible")
+           + "; p-value and interval (by test inversion, assuming a constant effect) from the "
+           "placebo coefficients")
+    if P * alpha < 1:
+        how += (f"; with only {P} assignments no p-value can fall below {1 / P:.3g}, so the "
+                f"{round(conf_level * 100)}% interval is unbounded")
+    return {"estimate": beta, "p_value": pval(0.0), "ci_low": float(lo), "ci_high": float(hi),
+            "n_assignments": int(P), "exact": bool(exact), "inference": how}
+
+
+def few_cluster_inference(res: dict, y: np.ndarray, d: np.ndarray, clusters, *,
+                          covariates: np.ndarray | None = None,
+                          absorb: list[np.ndarray] | None = None, key=None, unit=None,
+                          randomisation: str = "auto", conf_level: float = 0.95,
+                          n_perm: int = 999, random_state: int | None = 0,
+                          what: str = "clusters") -> tuple[dict, list[str]]:
+    """Check a linear estimate (``res`` from :func:`ols_cluster`) for few treated clusters.
+
+    With fewer than five treated or comparison clusters (``randomisation="auto"``), or always
+    (``"always"``), the p-value and interval are replaced by :func:`randomisation_inference`
+    (the bootstrap's are kept under ``res["cluster_robust"]``), a :class:`FewClustersWarning`
+    is issued and the caution is returned for the estimate's ``warnings``. ``"never"`` keeps
+    the bootstrap and still warns.
+
+    Returns
+    -------
+    (dict, list of str)
+        The updated result and the warnings to print with it.
+    """
+    import warnings as _warnings
+
+    if randomisation not in ("auto", "always", "never"):
+        raise ValueError(f"randomisation={randomisation!r}; use 'auto', 'always' or 'never'")
+    n1, n0 = treated_clusters(d, clusters, unit)
+    few = min(n1, n0) < FEW_TREATED
+    res = dict(res, n_treated_clusters=n1, n_control_clusters=n0)
+    ri = None
+    if randomisation == "always" or (few and randomisation == "auto"):
+        ri = randomisation_inference(y, d, clusters, covariates=covariates, absorb=absorb,
+                                     key=key, conf_level=conf_level, n_perm=n_perm,
+                                     random_state=random_state)
+    notes: list[str] = []
+    if few:
+        text = few_clusters_warning(n1, n0, what, randomised=ri is not None)
+        if ri is None and randomisation == "never":
+            text = text.split("; randomisation")[0]
+        _warnings.warn(FewClustersWarning(text), stacklevel=3)
+        notes.append(text)
+    if ri is not None:
+        res["cluster_robust"] = {k: res[k] for k in ("ci_low", "ci_high", "p_value",
+                                                     "inference")}
+        res.update(ci_low=ri["ci_low"], ci_high=ri["ci_high"], p_value=ri["p_value"],
+                   n_assignments=ri["n_assignments"],
+                   inference=ri["inference"] + "; the standard error shown is CR1")
+    return res, notes
 
 
 def if_inference(psi: np.ndarray, clusters=None, *, conf_level: float = 0.95,

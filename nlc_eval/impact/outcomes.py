@@ -22,7 +22,14 @@ from nlc_eval.errors import ImpactError
 from . import _validate as v
 from ._covariates import encode_covariates
 from .estimate import Estimate
-from .inference import FEW_CLUSTERS, cluster_codes, critical_value, ols_cluster, p_from_t
+from .inference import (
+    FEW_CLUSTERS,
+    cluster_codes,
+    critical_value,
+    few_cluster_inference,
+    ols_cluster,
+    p_from_t,
+)
 
 KINDS = ("linear", "count", "binary")
 
@@ -37,7 +44,8 @@ def outcome_effect(df: pd.DataFrame, outcome: str, treatment: str,
                    covariates: list[str] | None = None, *, kind: str = "linear",
                    cluster: str | None = None, exposure: str | None = None,
                    family: str = "poisson", conf_level: float = 0.95, n_boot: int = 999,
-                   random_state: int | None = 0, outcome_label: str | None = None,
+                   random_state: int | None = 0, absorb: list[str] | None = None,
+                   randomisation: str = "auto", outcome_label: str | None = None,
                    units: str | None = None, treated_label: str = "treated units",
                    control_label: str = "comparison units") -> Estimate:
     """Covariate-adjusted treatment effect on the scale natural to the outcome type.
@@ -53,7 +61,13 @@ def outcome_effect(df: pd.DataFrame, outcome: str, treatment: str,
     kind : {"linear", "count", "binary"}
         Outcome type (see module notes).
     cluster : str, optional
-        Column for cluster-robust inference.
+        Column for cluster-robust inference. With fewer than five treated or comparison
+        clusters a :class:`~nlc_eval.impact.inference.FewClustersWarning` is issued and, when
+        treatment is assigned by cluster, the p-value and interval come from randomisation
+        inference over clusters (``randomisation="auto"``; ``"always"``/``"never"``).
+    absorb : list of str, optional
+        For ``kind="linear"``: categorical columns whose fixed effects are absorbed (e.g.
+        school or term); the wild cluster bootstrap re-estimates them in every draw.
     exposure : str, optional
         For counts: exposure column (e.g. possible sessions); its log is the offset.
     family : {"poisson", "negbin"}
@@ -94,16 +108,48 @@ def outcome_effect(df: pd.DataFrame, outcome: str, treatment: str,
                 control_label=control_label, reference_levels=ref_levels)
     common = ["no unmeasured confounding given the covariates",
               "each unit's outcome is unaffected by others' treatment"]
+    absorb = v.as_list(absorb)
+    if absorb and kind != "linear":
+        raise ImpactError(f"absorb={absorb} is for kind='linear' only. Fix: pass these columns "
+                          "as covariates (categories are encoded automatically).")
     if kind == "linear":
         clusters = df[cluster].to_numpy() if cluster else np.arange(len(df))
-        r = ols_cluster(X, y, clusters, 1, conf_level=conf_level, n_boot=n_boot,
-                        random_state=random_state)
+        codes = None
+        if absorb:
+            from .did import demean
+
+            v.require_columns(df, absorb, role="fixed-effect column")
+            v.require_no_missing(df, absorb, role="fixed-effect column")
+            codes = [pd.factorize(df[c])[0] for c in absorb]
+            Z = demean(np.column_stack([y, X[:, 1:]]), codes)[0]
+            yfit, Xfit, k = Z[:, 0], Z[:, 1:], 0
+            if np.linalg.matrix_rank(Xfit) < Xfit.shape[1]:
+                raise ImpactError(f"the treatment or a covariate does not vary within the "
+                                  f"absorbed groups ({', '.join(absorb)}). Fix: absorb fewer "
+                                  "groups or drop the covariate.")
+        else:
+            yfit, Xfit, k = y, X, 1
+        r = ols_cluster(Xfit, yfit, clusters, k, conf_level=conf_level, n_boot=n_boot,
+                        random_state=random_state, absorb=codes)
+        cautions: list[str] = []
+        if cluster:
+            r, cautions = few_cluster_inference(
+                r, y, t, clusters, covariates=X[:, 2:],
+                absorb=codes if absorb else [np.zeros(len(y), dtype=np.int64)],
+                randomisation=randomisation, conf_level=conf_level, n_perm=n_boot,
+                random_state=random_state)
+        extra = {"n_clusters": r["n_clusters"]}
+        extra.update({key: r[key] for key in ("n_treated_clusters", "n_control_clusters",
+                                              "cluster_robust") if key in r})
+        if absorb:
+            extra["absorbed"] = list(absorb)
         return Estimate(estimate=r["estimate"], se=r["se"], ci_low=r["ci_low"],
                         ci_high=r["ci_high"], p_value=r["p_value"],
-                        method="linear regression adjustment", units=units or "",
-                        outcome_type="continuous", inference=r["inference"],
+                        method="linear regression adjustment"
+                        + (f" (absorbing {', '.join(absorb)})" if absorb else ""),
+                        units=units or "", outcome_type="continuous", inference=r["inference"],
                         assumptions=common + ["the outcome is linear in the covariates"],
-                        extra={"n_clusters": r["n_clusters"]}, **base)
+                        warnings=cautions, extra=extra, **base)
     if kind == "binary" and not np.isin(y, [0, 1]).all():
         raise ImpactError(f"outcome {outcome!r} must be 0/1 for kind='binary'. Fix: recode it.")
     if kind == "count" and ((y < 0).any() or not np.allclose(y, np.round(y))):
