@@ -2,7 +2,9 @@
 
 Every function takes numbers (already computed and, where they count pupils, already
 suppressed) and returns a sentence. Missing values (suppressed or not available) are
-said to be so; nothing is invented. Intervals are always stated with the estimate.
+said to be so; nothing is invented. Intervals are always stated with the estimate, and
+every estimate and its interval are printed by :mod:`nlc_eval.formatting` (at least two
+significant figures, the interval at the same decimals, "includes zero" only when it does).
 
 Examples
 --------
@@ -17,7 +19,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
+
+from nlc_eval import formatting as fmt
 
 SMALL_GROUP = 30
 
@@ -35,21 +40,61 @@ def number(x, decimals: int = 0) -> str:
     """``1531`` -> ``'1,531'``; missing -> ``'c'`` (suppressed)."""
     if _missing(x):
         return "c"
-    return f"{float(x):,.{decimals}f}"
+    return fmt.number(x, decimals)
 
 
 def pct(x, decimals: int = 0) -> str:
     """``84.2`` -> ``'84%'`` (x on a 0-100 scale); missing -> ``'c'``."""
     if _missing(x):
         return "c"
-    return f"{float(x):.{decimals}f}%"
+    return fmt.number(x, decimals, thousands=False) + "%"
 
 
-def interval(low, high, decimals: int = 1, level: int = 95) -> str:
-    """``(1.2, 3.0)`` -> ``'95% CI 1.2 to 3.0'``."""
+def interval(low, high, decimals: int = 1, level: int = 95, *, estimate=None) -> str:
+    """``(1.2, 3.0)`` -> ``'95% CI 1.2 to 3.0'``.
+
+    With ``estimate``, the decimals are those the estimate is printed with (at least
+    ``decimals``; see :func:`effect_interval`), so the two always agree.
+
+    Examples
+    --------
+    >>> interval(1.2, 3.0), interval(-0.042, 0.18, estimate=0.069)
+    ('95% CI 1.2 to 3.0', '95% CI -0.042 to 0.180')
+    """
     if _missing(low) or _missing(high):
         return f"{level}% CI not available"
-    return f"{level}% CI {float(low):.{decimals}f} to {float(high):.{decimals}f}"
+    if estimate is not None and not _missing(estimate):
+        f = fmt.effect(float(estimate), float(low), float(high), min_decimals=decimals,
+                       conf_level=level / 100)
+        return f.interval
+    return f"{level}% CI {fmt.number(low, decimals)} to {fmt.number(high, decimals)}"
+
+
+def effect_interval(estimate, low, high, *, unit: str = "points", decimals: int = 1,
+                    sign: bool = True, level: int = 95) -> str:
+    """An estimate with its unit and interval, printed together.
+
+    At least two significant figures and at least ``decimals`` decimals, the interval at
+    the same decimals (:func:`nlc_eval.formatting.effect`).
+
+    Examples
+    --------
+    >>> effect_interval(2.13, 1.2, 3.04)
+    '+2.1 points (95% CI 1.2 to 3.0)'
+    >>> effect_interval(-0.04, -0.061, -0.019)
+    '-0.040 points (95% CI -0.061 to -0.019)'
+    """
+    if _missing(estimate):
+        return "not available"
+    if _missing(low) or _missing(high):
+        d = max(decimals, fmt.sig_decimals(float(estimate)))
+        text = fmt.number(estimate, d, sign=sign)
+        return f"{text}{' ' + unit if unit else ''} ({level}% CI not available)"
+    f = fmt.effect(float(estimate), float(low), float(high), min_decimals=decimals,
+                   sign=sign, conf_level=level / 100)
+    # the bounds carry their own sign only: "+2.1 points (95% CI 1.2 to 3.0)"
+    low_high = f"{f.level} {fmt.number(low, f.decimals)} to {fmt.number(high, f.decimals)}"
+    return f"{f.estimate}{' ' + unit if unit else ''} ({low_high})"
 
 
 def signed(x, unit: str = "points", decimals: int = 1, *, more: str = "higher",
@@ -58,9 +103,10 @@ def signed(x, unit: str = "points", decimals: int = 1, *, more: str = "higher",
     if _missing(x):
         return "not available"
     x = float(x)
-    if round(abs(x), decimals) == 0:
+    text = fmt.number(abs(x), decimals)
+    if float(text.replace(",", "")) == 0:
         return "about the same"
-    return f"{abs(x):.{decimals}f} {unit} {more if x > 0 else less}"
+    return f"{text} {unit} {more if x > 0 else less}"
 
 
 def cluster_intro(cluster: str, n_primary: int, n_secondary: int, n_special: int, roll,
@@ -103,14 +149,27 @@ def dashboard_sentence(learners, sessions_planned, session_attendance, success_p
 def gap_sentence(measure: str, gap, low=None, high=None, *, unit: str = "points",
                  groups: tuple[str, str] = ("SIMD quintile 1", "quintile 5"),
                  decimals: int = 1) -> str:
-    """The gap between two groups with its interval; a positive gap favours the second."""
+    """The gap between two groups with its interval; a positive gap favours the second.
+
+    The gap has at least two significant figures (and at least ``decimals`` decimals), its
+    interval the same decimals.
+
+    Examples
+    --------
+    >>> gap_sentence("numeracy", 0.04, 0.01, 0.07, unit="points")
+    'The numeracy gap between pupils in SIMD quintile 1 and quintile 5 is 0.040 points (95% CI 0.010 to 0.070).'
+    """
     if _missing(gap):
         return (f"The {measure} gap between pupils in {groups[0]} and {groups[1]} cannot be "
                 "published: one of the groups is too small.")
+    if low is not None and high is not None and not (_missing(low) or _missing(high)):
+        f = fmt.effect(float(gap), float(low), float(high), min_decimals=decimals)
+        size, tail = f.estimate, f" ({f.interval})"
+    else:
+        size = fmt.number(gap, max(decimals, fmt.sig_decimals(float(gap))))
+        tail = "" if low is None or high is None else f" ({interval(low, high)})"
     text = (f"The {measure} gap between pupils in {groups[0]} and {groups[1]} is "
-            f"{float(gap):.{decimals}f} {unit}")
-    if low is not None and high is not None:
-        text += f" ({interval(low, high, decimals)})"
+            f"{size} {unit}{tail}")
     return text + "."
 
 
@@ -146,11 +205,12 @@ def compare_sentence(name: str, measure: str, value, reference, *, unit: str = "
         return f"{name}'s {measure} cannot be compared with {reference_name}: not available."
     diff = float(value) - float(reference)
     verdict = signed(diff, unit, decimals)
+    shown, ref = fmt.number(value, decimals), fmt.number(reference, decimals)
     if verdict == "about the same":
-        return (f"{name}'s {measure} ({float(value):.{decimals}f}) is about the same as "
-                f"{reference_name}'s average ({float(reference):.{decimals}f}).")
-    return (f"{name}'s {measure} ({float(value):.{decimals}f}) is {verdict} than "
-            f"{reference_name}'s average ({float(reference):.{decimals}f}).")
+        return (f"{name}'s {measure} ({shown}) is about the same as "
+                f"{reference_name}'s average ({ref}).")
+    return (f"{name}'s {measure} ({shown}) is {verdict} than "
+            f"{reference_name}'s average ({ref}).")
 
 
 def learn_from(table: pd.DataFrame, *, label: str, measure: str, residual: str = "residual",
@@ -159,26 +219,50 @@ def learn_from(table: pd.DataFrame, *, label: str, measure: str, residual: str =
     """Who to learn from on ``measure``: schools clearly above expectation.
 
     A school is named only when its whole interval is above zero (it does better than
-    schools with its profile, beyond what chance would explain).
+    schools with its profile, beyond what chance would explain). Each residual and its
+    interval are printed together (:func:`effect_interval`); a school's interval is said
+    to include zero only when it does.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"school": ["A", "B"], "residual": [0.04, -1.0],
+    ...                   "ci_low": [0.01, -2.0], "ci_high": [0.07, 0.5]})
+    >>> learn_from(t, label="school", measure="numeracy")
+    'On numeracy, learn from A (+0.040 points, 95% CI 0.010 to 0.070): above what schools with the same SIMD profile achieve, beyond chance.'
     """
     if table.empty or residual not in table:
         return f"There is no {measure} result against expectation to compare."
     t = table.copy()
     for c in (residual, low, high):
         t[c] = pd.to_numeric(t[c], errors="coerce")
-    strong = t[t[low] > 0].sort_values(residual, ascending=False)
+    # above zero as printed too (a bound within 1e-12 of zero prints as zero)
+    above = [bool(r[low] > 0) and not fmt.effect(r[residual], r[low], r[high],
+                                                 min_decimals=decimals).includes_null
+             for _, r in t.iterrows()]
+    strong = t[np.array(above, dtype=bool)].sort_values(residual, ascending=False)
     if strong.empty:
         best = t.dropna(subset=[residual]).sort_values(residual, ascending=False)
         if best.empty:
             return f"No {measure} result against expectation can be published."
         r = best.iloc[0]
+        if _missing(r[low]) or _missing(r[high]):
+            why = "but its interval is not available"
+        elif fmt.effect(r[residual], r[low], r[high], min_decimals=decimals).includes_null:
+            why = "but its interval includes zero"
+        else:
+            why = "and its whole interval is below zero"
         return (f"On {measure}, no school stands out once SIMD profiles are taken into account; "
-                f"{r[label]} is highest ({float(r[residual]):+.{decimals}f} {unit}, "
-                f"{interval(r[low], r[high], decimals)}), but its interval includes zero.")
-    names = [f"{r[label]} ({float(r[residual]):+.{decimals}f} {unit}, "
-             f"{interval(r[low], r[high], decimals)})" for _, r in strong.head(3).iterrows()]
+                f"{r[label]} is highest ({_residual(r, residual, low, high, unit, decimals)}), "
+                f"{why}.")
+    names = [f"{r[label]} ({_residual(r, residual, low, high, unit, decimals)})"
+             for _, r in strong.head(3).iterrows()]
     return (f"On {measure}, learn from {join(names)}: above what schools with the same SIMD "
             "profile achieve, beyond chance.")
+
+
+def _residual(r, residual: str, low: str, high: str, unit: str, decimals: int) -> str:
+    return effect_interval(r[residual], r[low], r[high], unit=unit,
+                           decimals=decimals).replace(" (", ", ", 1)[:-1]
 
 
 def family_sentence(family: str, n_members: int, sector: str, roll_range: Sequence,
