@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from nlc_eval import formatting as fmt
 from nlc_eval.compare import OUTCOMES, AuthorityComparison, DidResult, higher_is_better
 from nlc_eval.errors import ImpactError
 
@@ -140,17 +141,23 @@ def gap_sentence(row: pd.Series, authority: str) -> str:
     est, lo, hi = row["estimate"], row["ci_low"], row["ci_high"]
     if not np.isfinite(est):
         return f"In {row['year']} the {label} gap could not be estimated."
-    side = "above" if est > 0 else "below"
+    f = fmt.effect(est, lo, hi, min_decimals=2, sign=True)
     better = (est > 0) == higher_is_better(row["outcome"])
-    if np.isfinite(lo) and lo <= 0 <= hi:
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        verdict = "no interval could be estimated"
+    elif f.includes_null:
         verdict = "within the range expected by chance"
     else:
         verdict = "better than" if better else "worse than"
         verdict = f"{verdict} schools like them elsewhere"
+    if f.sign == 0:
+        where = "the same as their virtual comparators"
+    else:
+        where = (f"{fmt.number(abs(est), f.decimals)} points "
+                 f"{'above' if f.sign > 0 else 'below'} their virtual comparators")
     return (
         f"In {row['year']}, {authority}'s {row['n_schools']} schools were on average "
-        f"{abs(est):.2f} points {side} their virtual comparators on {label} "
-        f"(95% interval {lo:+.2f} to {hi:+.2f}): {verdict}."
+        f"{where} on {label} (95% interval {f.low} to {f.high}): {verdict}."
     )
 
 

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from nlc_eval import formatting as fmt
 from nlc_eval.disclosure import suppress
 from nlc_eval.errors import DataError, DisclosureError
 
@@ -406,11 +407,17 @@ def headline(supports: pd.DataFrame, period=None, threshold: int = 5,
         f"were supported ({out['learners_cst_or_ciil']:,} by cluster support teachers or "
         f"cluster inclusion and integration leads); {out['sessions_additional_intensive']:,}"
         f" sessions were planned at additional or intensive level, with "
-        f"{att:.0f}% average attendance (95% interval {att_lo:.0f}% to {att_hi:.0f}%); "
-        f"{out['success_pct']:.0f}% of supports ended successfully "
-        f"(95% interval {succ_lo:.0f}% to {succ_hi:.0f}%)."
+        f"{_pct_interval(att, att_lo, att_hi)} average attendance; "
+        f"{_pct_interval(out['success_pct'], succ_lo, succ_hi, ' of supports')} ended "
+        "successfully."
     )
     return out
+
+
+def _pct_interval(value, low, high, what: str = "") -> str:
+    """``84% (95% interval 83% to 85%)`` by the kit's formatter (two significant figures)."""
+    f = fmt.effect(value, low, high, units="%", min_decimals=0)
+    return f"{f.estimate}{what} (95% interval {f.low} to {f.high})"
 
 
 

@@ -192,3 +192,36 @@ def test_doctests(module):
 
     result = doctest.testmod(importlib.import_module(module))
     assert result.failed == 0 and result.attempted > 0
+
+
+# ---------------------------------------------------------------- other modules' sentences
+def test_authority_gap_sentence_prints_small_gaps_and_says_chance_only_when_so():
+    import numpy as np
+    import pandas as pd
+
+    from nlc_eval.compare_report import gap_sentence
+
+    def row(est, lo, hi, outcome="attendance_rate"):
+        return pd.Series({"outcome": outcome, "year": 2023, "estimate": est, "ci_low": lo,
+                          "ci_high": hi, "n_schools": 140})
+
+    s = gap_sentence(row(-0.0040, -0.0061, -0.0019), "North Lanarkshire")
+    assert s == ("In 2023, North Lanarkshire's 140 schools were on average 0.0040 points "
+                 "below their virtual comparators on attendance rate (%) (95% interval "
+                 "-0.0061 to -0.0019): worse than schools like them elsewhere.")
+    s = gap_sentence(row(0.069, -0.042, 0.18), "NLC")
+    assert "0.069 points above" in s and "(95% interval -0.042 to +0.180)" in s
+    assert s.endswith("within the range expected by chance.")
+    assert "better than" in gap_sentence(row(-1.2, -2.0, -0.4, "unauthorised_absence_rate"),
+                                         "NLC")
+    assert "the same as their virtual comparators" in gap_sentence(row(0.0, -1, 1), "NLC")
+    assert gap_sentence(row(1.0, np.nan, np.nan), "NLC").endswith(
+        "no interval could be estimated.")
+
+
+def test_tracking_headline_percentages_have_two_significant_figures():
+    from nlc_eval.tracking import _pct_interval
+
+    assert _pct_interval(84.2, 83.1, 85.3) == "84% (95% interval 83% to 85%)"
+    assert _pct_interval(5.3, 2.1, 9.8, " of supports") == \
+        "5.3% of supports (95% interval 2.1% to 9.8%)"
