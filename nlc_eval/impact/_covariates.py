@@ -216,7 +216,8 @@ def encode_covariates(df: pd.DataFrame, covariates: Sequence[str] | str | None, 
             continue
         if kind == "numeric":
             if s.nunique() <= 1:
-                problems.append(f"covariate {c!r} takes a single value ({s.iloc[0]!r}) in "
+                value = s.iloc[0].item() if hasattr(s.iloc[0], "item") else s.iloc[0]
+                problems.append(f"covariate {c!r} takes a single value ({value!r}) in "
                                 "every row, so it cannot explain anything. Fix: drop it.")
                 continue
             names.append(c)

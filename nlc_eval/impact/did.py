@@ -126,7 +126,6 @@ def did(df: pd.DataFrame, outcome: str, treated: str, unit: str, time: str,
     cols = [outcome, treated, unit, time, *covs] + ([cluster] if cluster else [])
     v.require_columns(df, cols)
     v.require_no_missing(df, [outcome, unit, time], role="column")
-    v.require_no_missing(df, covs, role="covariate")
     if cluster:
         v.require_no_missing(df, [cluster], role="cluster column")
     df, covs, ref_levels = encode_covariates(df, covs, outcome=outcome,

@@ -90,7 +90,6 @@ def outcome_effect(df: pd.DataFrame, outcome: str, treatment: str,
     extra_cols = ([cluster] if cluster else []) + ([exposure] if exposure else [])
     v.require_columns(df, [outcome, treatment, *covs, *extra_cols])
     v.require_no_missing(df, [outcome], role="outcome")
-    v.require_no_missing(df, covs, role="covariate")
     v.require_no_missing(df, extra_cols)
     df, covs, ref_levels = encode_covariates(df, covs, outcome=outcome,
                                              exclude={treatment: "treatment",
