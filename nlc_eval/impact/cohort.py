@@ -286,7 +286,7 @@ def entry_cohort_effect(design: pd.DataFrame, *, outcome: str, treatment: str,
     -------
     Estimate
         ``extra`` holds ``n_rows``, ``n_strata``, ``n_clusters``, ``n_treated_clusters``,
-        ``arm_weights`` and ``covariates`` (the adjustment terms kept: a term that is constant
+        ``n_params`` (K of CR1's small-sample factor), ``arm_weights`` and ``covariates`` (the adjustment terms kept: a term that is constant
         or a combination of earlier ones within strata is dropped).
 
     Raises
@@ -386,6 +386,7 @@ def entry_cohort_effect(design: pd.DataFrame, *, outcome: str, treatment: str,
         treated_label=treated_label, control_label=control_label,
         extra={"n_rows": int(len(d)), "n_strata": int(stratum.max() + 1),
                "n_clusters": res["n_clusters"], "n_treated_clusters": n_tc,
+               "n_params": int(res.get("n_params", X.shape[1])),
                "arm_weights": arm_weights, "covariates": used},
         warnings=list(res.get("warnings", [])),
         reference_levels=reference,
