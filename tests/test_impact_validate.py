@@ -82,3 +82,22 @@ def test_bad_options():
         match(d, "y", "t", ["x1"], estimand="ATE")
     with pytest.raises(ImpactError, match="not a pandas|DataFrame"):
         did([1, 2], "y", "t", "u", "p")
+
+
+@pytest.mark.parametrize("name", ["match", "ipw", "multilevel", "outcome_effect", "did",
+                                  "event_study"])
+def test_text_outcome_is_named_as_the_outcome_by_every_estimator(name):
+    d = cross_section(n=400)
+    d["y"] = np.where(d["y"] > d["y"].median(), "high", "low")
+    p = panel(seed=1, n_units=60)
+    p["y"] = p["y"].astype(str)
+    calls = {
+        "match": lambda: match(d, "y", "t", ["x1"]),
+        "ipw": lambda: ipw(d, "y", "t", ["x1"], n_boot=5),
+        "multilevel": lambda: multilevel(d, "y", "t", ["school"], ["x1"]),
+        "outcome_effect": lambda: outcome_effect(d, "y", "t", ["x1"]),
+        "did": lambda: did(p, "y", "treated", "unit", "period", covariates=["x"]),
+        "event_study": lambda: event_study(p, "y", "unit", "period", "first"),
+    }
+    with pytest.raises(ImpactError, match=r"outcome 'y' (is not numeric|is text)"):
+        calls[name]()
