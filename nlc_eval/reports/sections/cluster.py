@@ -224,9 +224,9 @@ def headline_effect(sec: Section) -> str:
     eff = sec.results.get("cluster_effect")
     if not eff:
         return f"Cluster estimate of the effect on attendance {NOT_SHOWN} supported."
-    return (f"Attendance of supported learners: {eff['estimate']:+.1f} percentage points "
-            f"against comparable learners (95% interval {eff['ci_low']:+.1f} to "
-            f"{eff['ci_high']:+.1f}).")
+    f = fmt.effect(eff["estimate"], eff["ci_low"], eff["ci_high"], sign=True)
+    return (f"Attendance of supported learners: {f.estimate} percentage points "
+            f"against comparable learners (95% interval {f.low} to {f.high}).")
 
 
 def dashboard(ctx, cluster: str) -> Section:

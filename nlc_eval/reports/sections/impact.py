@@ -213,8 +213,9 @@ def _effect_size_and_baseline(sec: Section, est, design: pd.DataFrame, cluster: 
     groups = ["seed_code"] if cluster is not None else ["cluster", "seed_code"]
     sd = total_sd(latest, "attendance_rate", groups)
     es = standardise(est, sd)
+    g = fmt.effect(es.g, es.ci_low, es.ci_high, min_decimals=2)
     sec.sentences.append(
-        f"As an effect size: g = {es.g:.2f} (95% interval {es.ci_low:.2f} to {es.ci_high:.2f}), "
+        f"As an effect size: g = {g.estimate} (95% interval {g.low} to {g.high}), "
         f"in units of the spread of termly attendance between learners ({sd:.1f} percentage "
         "points). The months'-progress scale is for attainment, so it is not applied to "
         "attendance.")

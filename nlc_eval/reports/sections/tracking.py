@@ -10,6 +10,7 @@ import importlib
 
 import pandas as pd
 
+from nlc_eval import formatting as fmt
 from nlc_eval.reports import measures
 from nlc_eval.reports.sections._common import NOT_SHOWN, Figure, Section, Table, cell, view
 
@@ -149,14 +150,16 @@ def authority_headline(ctx) -> Section:
     period = measures.period_words(h["period"])
     lo, hi = h["attendance_ci"]
     slo, shi = h["success_ci"]
+    att = fmt.effect(h["attendance_pct"], lo, hi, units="%")
+    ok = fmt.effect(h["success_pct"], slo, shi, units="%")
     sec.sentences.append(
         f"From {period}, {h['learners_supported']:,} learners were supported "
         f"({h['learners_cst_or_ciil']:,} by cluster support teachers or cluster inclusion and "
         f"integration leads). {h['sessions_additional_intensive']:,} support sessions were "
-        f"planned at additional or intensive level, and {h['attendance_pct']:.1f}% of them "
-        f"were attended (95% interval {lo:.1f}% to {hi:.1f}%); "
-        f"{h['success_pct']:.1f}% of supports ended successfully (95% interval {slo:.1f}% to "
-        f"{shi:.1f}%).")
+        f"planned at additional or intensive level, and {att.estimate} of them "
+        f"were attended (95% interval {att.low} to {att.high}); "
+        f"{ok.estimate} of supports ended successfully (95% interval {ok.low} to "
+        f"{ok.high}).")
     sec.results.update(learners_supported=h["learners_supported"],
                        support_attendance_ai=round(float(h["attendance_pct"]), 4),
                        success_pct=round(float(h["success_pct"]), 4), period=list(h["period"]))
@@ -303,9 +306,11 @@ def gaps(ctx, cluster: str | None) -> Section:
                                  f"quintile 1 and quintile 5 is not shown: fewer than 5 pupils "
                                  "in one of the groups.")
         else:
+            gf = fmt.effect(g, lo, hi)
             sec.sentences.append(
                 f"In {years[-1]}, the {what} gap between pupils in SIMD quintile 1 and "
-                f"quintile 5 is {g:.1f} percentage points (95% interval {lo:.1f} to {hi:.1f}).")
+                f"quintile 5 is {gf.estimate} percentage points (95% interval {gf.low} to "
+                f"{gf.high}).")
         results[name] = {s: {"gap": cell(table, (heading, s), "Gap (points)"),
                              "gap_lo": cell(table, (heading, s), "95% interval from"),
                              "gap_hi": cell(table, (heading, s), "95% interval to")}
