@@ -42,17 +42,27 @@ def demean(M: np.ndarray, groups: list[np.ndarray], *, tol: float = 1e-10,
     >>> demean(np.array([[1.0], [2.0], [3.0], [5.0]]), [unit, time])[0].ravel().round(2)
     array([ 0.25, -0.25, -0.25,  0.25])
     """
+    from scipy import sparse
+
     X = np.array(M, dtype=float, copy=True)
-    counts = [np.bincount(g).astype(float) for g in groups]
-    scale = max(float(np.abs(X).max()), 1.0)
+    if X.ndim == 1:
+        X = X[:, None]
+    n = X.shape[0]
+    ops = []
+    for g in groups:
+        g = np.asarray(g, dtype=np.int64)
+        L = int(g.max()) + 1 if n else 0
+        S = sparse.csr_matrix((np.ones(n), (g, np.arange(n))), shape=(L, n))
+        cnt = np.asarray(S.sum(axis=1)).ravel()
+        ops.append((g, S, np.where(cnt > 0, cnt, 1.0)))
+    scale = max(float(np.abs(X).max()) if X.size else 0.0, 1.0)
     for sweep in range(1, max_iter + 1):
         change = 0.0
-        for g, cnt in zip(groups, counts, strict=True):
-            for j in range(X.shape[1]):
-                means = np.bincount(g, weights=X[:, j], minlength=len(cnt)) / cnt
-                step = means[g]
-                change = max(change, float(np.abs(step).max()))
-                X[:, j] -= step
+        for g, S, cnt in ops:
+            means = (S @ X) / cnt[:, None]          # every column at once
+            step = means[g]
+            change = max(change, float(np.abs(step).max()) if step.size else 0.0)
+            X -= step
         if change < tol * scale:
             return X, sweep
     raise ImpactError(

@@ -61,9 +61,13 @@ def p_from_t(t: float, df: float | None) -> float:
 
 def _cluster_sums(M: np.ndarray, codes: np.ndarray, n_clusters: int) -> np.ndarray:
     """Sum the rows of ``M`` (n x k) within clusters -> (G x k)."""
-    out = np.zeros((n_clusters, M.shape[1]))
-    np.add.at(out, codes, M)
-    return out
+    from scipy import sparse
+
+    M = np.asarray(M, dtype=float)
+    n = M.shape[0]
+    S = sparse.csr_matrix((np.ones(n), (np.asarray(codes), np.arange(n))),
+                          shape=(n_clusters, n))
+    return np.asarray(S @ M)
 
 
 def absorbed_dof(absorb: list[np.ndarray] | None, codes: np.ndarray | None = None) -> int:
@@ -104,8 +108,10 @@ def absorbed_dof(absorb: list[np.ndarray] | None, codes: np.ndarray | None = Non
 
 def is_nested(factor: np.ndarray, codes: np.ndarray) -> bool:
     """True when every level of ``factor`` lies within a single cluster."""
-    pairs = np.unique(np.column_stack([np.asarray(factor), np.asarray(codes)]), axis=0)
-    return len(pairs) == len(np.unique(pairs[:, 0]))
+    f = pd.factorize(np.asarray(factor))[0].astype(np.int64)
+    c = pd.factorize(np.asarray(codes))[0].astype(np.int64)
+    pairs = np.unique(f * (int(c.max()) + 1) + c)
+    return len(pairs) == int(f.max()) + 1
 
 
 def cr1_vcov(X: np.ndarray, resid: np.ndarray, codes: np.ndarray, n_clusters: int,
@@ -201,17 +207,20 @@ class _Restricted:
         R = _cluster_sums(xa[:, None] * X, codes, G)             # G x p : a' X_g' X_g
         project = absorb is not None and any(not is_nested(f, codes) for f in absorb)
         self.scale = scale
+        if project:
+            from .did import demean
+
+            # K[g, h] = a' X_g' M_D(e 1_h) = (M_D(xa 1_g))' (e 1_h): one projection of the
+            # cluster blocks of X a serves both e_y and e_x
+            blocks = np.zeros((n, G))
+            blocks[np.arange(n), codes] = xa
+            XaD = demean(blocks, list(absorb))[0]                # n x G
         mats = []
         for e in (ey, ex):
             C = _cluster_sums(X * e[:, None], codes, G)          # G x p : X_h' e_h
             q = C @ a                                            # a' X_h' e_h
             if project:
-                from .did import demean
-
-                blocks = np.zeros((n, G))
-                blocks[np.arange(n), codes] = e
-                Eh = demean(blocks, list(absorb))[0]             # M_D(e 1_h), n x G
-                K = _cluster_sums(xa[:, None] * Eh, codes, G)    # G x G : a' X_g' M_D(e 1_h)
+                K = _cluster_sums(XaD * e[:, None], codes, G).T  # G x G : [g, h]
             else:
                 K = np.diag(q)
             A = K - R @ (XtX_inv @ C.T)                          # G x G
