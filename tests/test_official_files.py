@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from nlc_eval.data.official import (
@@ -146,3 +147,97 @@ def test_missing_files_say_where_to_get_them(tmp_path):
         load_acel(tmp_path)
     with pytest.raises(DataError, match="simd"):
         load_simd_datazones(tmp_path)
+
+
+# ---------------------------------------------------------------------------
+# Encodings, binary files, damaged workbooks, figures that contradict the roll
+# ---------------------------------------------------------------------------
+
+def _cut_copy(official_dir, tmp_path, name, n_rows=30):
+    from _mutants import cut_csv, cut_xlsx
+
+    data = (official_dir / name).read_bytes()
+    data = cut_csv(data, n_rows) if name.endswith(".csv") else cut_xlsx(data, n_rows)
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize("name, loader", [
+    ("school-level-summary-statistics-2024.csv", "load_school_statistics"),
+    ("acel-2021-22-schools.csv", "load_acel"),
+    ("simd2020v2-datazones.csv", "load_simd_datazones"),
+    ("school-roll-and-locations-2023.csv", "load_school_locations"),
+])
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "cp1252"])
+def test_csv_in_any_accepted_encoding_loads_the_same_table(official_dir, tmp_path, name,
+                                                           loader, encoding):
+    from nlc_eval.data import official
+
+    path = _cut_copy(official_dir, tmp_path, name)
+    load = getattr(official, loader)
+    expected = load(path)
+    other = tmp_path / encoding / name
+    other.parent.mkdir()
+    other.write_bytes(path.read_bytes().decode("utf-8-sig").encode(encoding))
+    pd.testing.assert_frame_equal(load(other), expected)
+
+
+@pytest.mark.parametrize("content", [bytes(range(256)) * 8, b"\x00\x01\x02" * 500,
+                                     b"\x81\x8d\x8f\x90\x9d" * 100])
+def test_binary_garbage_is_a_data_error(tmp_path, content):
+    from nlc_eval.data import official
+
+    path = tmp_path / "school-level-summary-statistics-2024.csv"
+    path.write_bytes(content)
+    with pytest.raises(DataError, match="not text|binary data") as err:
+        official.load_school_statistics(path)
+    assert path.name in str(err.value) and "Fix:" in str(err.value)
+
+
+def test_simd_counts_above_the_roll_are_a_data_error(official_dir, tmp_path):
+    import csv
+    import io
+
+    from nlc_eval.data import official
+
+    path = _cut_copy(official_dir, tmp_path, "school-level-summary-statistics-2024.csv")
+    rows = list(csv.reader(io.StringIO(path.read_bytes().decode("utf-8-sig"))))
+    q1 = next(j for j, h in enumerate(rows[0]) if h.startswith("SIMD Quintile 1"))
+    roll = rows[0].index("Pupil roll")
+    rows[5][q1] = str(int(rows[5][roll]) * 10)      # far above the school's roll
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    path.write_text(buf.getvalue(), encoding="utf-8")
+    with pytest.raises(DataError, match="exceeds the pupil roll") as err:
+        official.load_school_statistics(path)
+    assert "row 6" in str(err.value) and "SIMD Quintile 1" in str(err.value)
+
+
+@pytest.mark.parametrize("damage", ["no worksheets", "no workbook part", "bad shared string"])
+def test_damaged_workbook_is_a_data_error(official_dir, tmp_path, damage):
+    import io
+    import re
+    import zipfile
+
+    from nlc_eval.data import official
+
+    path = _cut_copy(official_dir, tmp_path, "school-level-summary-statistics-2023.xlsx")
+    src = zipfile.ZipFile(io.BytesIO(path.read_bytes()))
+    members = {i.filename: src.read(i.filename) for i in src.infolist()}
+    if damage == "no worksheets":
+        members = {k: v for k, v in members.items() if not k.startswith("xl/worksheets/")}
+    elif damage == "no workbook part":
+        members.pop("xl/workbook.xml")
+    else:
+        part = "xl/worksheets/sheet3.xml"
+        members[part] = re.sub(rb'(t="s"[^>]*><v>)\d+', rb"\g<1>99999999", members[part],
+                               count=1)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for k, v in members.items():
+            z.writestr(k, v)
+    path.write_bytes(buf.getvalue())
+    with pytest.raises(DataError) as err:
+        official.load_school_statistics(path)
+    assert path.name in str(err.value) and "Fix:" in str(err.value)

@@ -11,6 +11,7 @@ import csv
 import io
 import os
 import re
+import warnings
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from nlc_eval.data._official_columns import (
     clean_text,
     normalise_header,
 )
+from nlc_eval.data._text import decode_text
 from nlc_eval.data._xlsx import read_sheet
 from nlc_eval.errors import DataError
 
@@ -180,11 +182,12 @@ def _read_cells(path: Path, sheet: str | int | None) -> tuple[list[list[object]]
                         fix="download the file again from gov.scot.")
     suffix = path.suffix.lower()
     if suffix == ".csv":
+        text = decode_text(path.read_bytes(), path)
         try:
-            text = path.read_bytes().decode("utf-8-sig")
-        except UnicodeDecodeError:
-            text = path.read_bytes().decode("cp1252")
-        rows = [list(r) for r in csv.reader(io.StringIO(text))]
+            rows = [list(r) for r in csv.reader(io.StringIO(text))]
+        except csv.Error as exc:
+            raise DataError(f"the file is not valid CSV ({exc}).", file=path,
+                            fix="download the file again from gov.scot.") from None
         return rows, None
     if suffix == ".xlsx":
         if not zipfile.is_zipfile(path):
@@ -192,12 +195,14 @@ def _read_cells(path: Path, sheet: str | int | None) -> tuple[list[list[object]]
                             file=path, fix="download the file again from gov.scot.")
         try:
             rows, name = read_sheet(path, sheet)
+        except DataError:
+            raise
         except KeyError as exc:
-            if isinstance(sheet, str):
+            if isinstance(sheet, str) and exc.args == (sheet,):
                 raise DataError("sheet not found in the workbook.", file=path, sheet=sheet,
                                 fix="give the published workbook.") from exc
             rows, name = _read_xlsx_openpyxl(path, sheet)
-        except (zipfile.BadZipFile, ValueError, IndexError, AttributeError, SyntaxError):
+        except Exception:  # noqa: BLE001 - anything the lean reader cannot parse: openpyxl
             rows, name = _read_xlsx_openpyxl(path, sheet)
         return rows, name
     raise DataError(f"unknown format {suffix or '(no extension)'!r}.", file=path,
@@ -208,25 +213,40 @@ def _read_xlsx_openpyxl(path: Path, sheet: str | int | None) -> tuple[list[list[
     """Fallback reader for workbooks the lean reader does not understand."""
     import openpyxl
 
-    try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise DataError(f"the file cannot be read as an Excel workbook ({exc}).", file=path,
-                        fix="download the file again from gov.scot.") from exc
-    try:
-        names = wb.sheetnames
-        if sheet is None:
-            name = names[-1]
-        elif isinstance(sheet, int):
-            name = names[sheet]
-        else:
-            if sheet not in names:
-                raise DataError(f"sheet not found; the workbook has {names}.", file=path,
-                                sheet=sheet, fix="give the published workbook.")
-            name = sheet
-        rows = [list(r) for r in wb[name].iter_rows(values_only=True)]
-    finally:
-        wb.close()
+    damaged = "download the file again from gov.scot (the workbook is damaged)."
+    with warnings.catch_warnings():
+        # openpyxl warns about parts it skips; a damaged part is reported below instead
+        warnings.simplefilter("ignore")
+        try:
+            wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        except Exception as exc:  # noqa: BLE001 - a damaged workbook can fail anywhere
+            raise DataError(f"the file cannot be read as an Excel workbook "
+                            f"({type(exc).__name__}: {exc}).", file=path,
+                            fix=damaged) from None
+        try:
+            names = wb.sheetnames
+            if not names:
+                raise DataError("the workbook has no worksheets.", file=path, fix=damaged)
+            if sheet is None:
+                name = names[-1]
+            elif isinstance(sheet, int):
+                if not -len(names) <= sheet < len(names):
+                    raise DataError(f"the workbook has {len(names)} worksheet(s), no sheet "
+                                    f"number {sheet}.", file=path, fix=damaged)
+                name = names[sheet]
+            else:
+                if sheet not in names:
+                    raise DataError(f"sheet not found; the workbook has {names}.", file=path,
+                                    sheet=sheet, fix="give the published workbook.")
+                name = sheet
+            rows = [list(r) for r in wb[name].iter_rows(values_only=True)]
+        except DataError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a damaged worksheet can fail anywhere
+            raise DataError(f"a worksheet of the workbook cannot be read "
+                            f"({type(exc).__name__}: {exc}).", file=path, fix=damaged) from None
+        finally:
+            wb.close()
     return rows, name
 
 

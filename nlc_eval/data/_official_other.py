@@ -249,10 +249,48 @@ def _load_simd(file: Path) -> pd.DataFrame:
         out[name] = res.values
         if res.suppressed.any():
             suppressed[name] = int(res.suppressed.sum())
+    _check_simd_bands(out, raw, names)
     report = {"excluded": {"blank rows": n_blank} if n_blank else {},
               "suppressed_cells": int(sum(suppressed.values())),
               "suppressed_by_column": suppressed}
     return _finish(out, "SIMD_DATAZONES", raw, report)
+
+
+#: Data zones ranked by SIMD 2016 and SIMD 2020 (the 2011 data zones).
+SIMD_DATA_ZONES = 6976
+
+
+def _check_simd_bands(out: pd.DataFrame, raw: RawTable, names: list[str]) -> None:
+    """Rank, percentile, vigintile, decile and quintile of each zone must agree.
+
+    With ``N`` = :data:`SIMD_DATA_ZONES` zones, rank ``r`` (1 = most deprived) lies in
+    percentile ``ceil(100 r / N)``, vigintile ``ceil(20 r / N)``, decile ``ceil(10 r / N)``
+    and quintile ``ceil(5 r / N)``; the working-age population is part of the total.
+    Every row of the published SIMD 2020v2 file passes.
+    """
+    rank = out["simd_rank"].astype("Float64")
+    checks = [(rank > SIMD_DATA_ZONES, "simd_rank",
+               f"the rank is above the {SIMD_DATA_ZONES} data zones ranked")]
+    for name, steps in (("simd_percentile", 100), ("simd_vigintile", 20),
+                        ("simd_decile", 10), ("simd_quintile", 5)):
+        expected = np.ceil(rank.to_numpy(dtype=float, na_value=np.nan) * steps
+                           / SIMD_DATA_ZONES)
+        got = out[name].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+        checks.append((pd.Series(~np.isnan(expected) & ~np.isnan(got) & (expected != got),
+                                 index=out.index), name,
+                       f"{name} does not match the rank (rank r is in band "
+                       f"ceil({steps} r / {SIMD_DATA_ZONES}))"))
+    checks.append((out["working_age_population"].astype("Float64")
+                   > out["total_population"].astype("Float64"), "working_age_population",
+                   "the working-age population exceeds the total population"))
+    for bad, name, message in checks:
+        bad = bad.fillna(False).astype(bool)
+        if bad.any():
+            label = bad.index[bad.to_numpy()][0]
+            raise DataError(f"{message} ({int(bad.sum())} row(s)).", file=raw.file,
+                            column=raw.headers[names.index(name)], row=raw.row_number(label),
+                            fix="give the SIMD data-zone file exactly as published (a column "
+                            "shifted or edited).")
 
 
 # ---------------------------------------------------------------------------

@@ -130,7 +130,10 @@ def _parse_rows(xml: str, shared: list[str]) -> list[list[object]]:
         if v is None or (v == "" and t != "str"):
             value: object = None
         elif t == "s":
-            value = shared[int(v)]
+            k = int(v)
+            if not 0 <= k < len(shared):
+                raise ValueError(f"shared string {k} of {len(shared)}")
+            value = shared[k]
         elif t == "" or t == "n":
             num = float(v)
             value = int(num) if num.is_integer() and "." not in v and "E" not in v \

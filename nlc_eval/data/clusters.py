@@ -27,6 +27,8 @@ different cluster in the council's list. Every row says so: ``approximate`` is T
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import re
 import unicodedata
@@ -35,6 +37,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from nlc_eval.data._text import decode_text
 from nlc_eval.errors import DataError
 
 APPROXIMATION_NOTE = (
@@ -258,14 +261,15 @@ def load_clusters(path: str | os.PathLike, schools: pd.DataFrame) -> pd.DataFram
     if file.suffix.lower() != ".csv":
         raise DataError(f"unknown format {file.suffix or '(no extension)'!r}.", file=file,
                         fix="save the cluster list as CSV with columns seed_code, cluster.")
+    text = decode_text(file.read_bytes(), file)
     try:
-        raw = pd.read_csv(file, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError as exc:
         raise DataError("the cluster list is empty.", file=file,
                         fix="write one row per school: seed_code, cluster.") from exc
-    except (UnicodeDecodeError, pd.errors.ParserError) as exc:
+    except (pd.errors.ParserError, csv.Error, ValueError) as exc:
         raise DataError(f"the cluster list cannot be read as CSV ({exc}).", file=file,
-                        fix="save it as UTF-8 CSV with columns seed_code, cluster.") from exc
+                        fix="save it as CSV with columns seed_code, cluster.") from exc
     raw.columns = [str(c).strip().lower().replace(" ", "_") for c in raw.columns]
     for c in ("seed_code", "cluster"):
         if c not in raw.columns:

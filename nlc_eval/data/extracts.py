@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +43,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from nlc_eval.data import schemas
+from nlc_eval.data._text import decode_text
 from nlc_eval.errors import DataError
 
 TABLES = ("schools", "pupils", "attendance", "attainment", "supports")
@@ -342,7 +345,31 @@ def _first(mask: pd.Series) -> object:
     return mask.index[mask.to_numpy()][0]
 
 
+def _school_checks(ex: Extracts) -> None:
+    """Optional official-style counts of ``schools`` fit within the school's roll."""
+    sch = ex.schools
+    if "roll" not in sch.columns:
+        return
+    roll = sch["roll"].astype("Float64")
+    parts = [c for c in ("simd_q1", "simd_q2", "simd_q3", "simd_q4", "simd_q5",
+                         "simd_unknown") if c in sch.columns]
+    checks = [(sch[c].astype("Float64") > roll, c, f"{c} exceeds the roll")
+              for c in [*parts, "asn", "eal"] if c in sch.columns]
+    if len(parts) > 1:
+        checks.append((sch[parts].astype("Float64").fillna(0).sum(axis=1) > roll, parts[0],
+                       "the SIMD quintile counts add up to more than the roll"))
+    for bad, col, msg in checks:
+        bad = bad.fillna(False).astype(bool)
+        if bad.any():
+            i = _first(bad)
+            raise DataError(f"{msg} ({int(bad.sum())} row(s)).", column=col,
+                            **_where(ex, "schools", i),
+                            fix="counts of a school's pupils cannot exceed its roll: check "
+                            "the row (a shifted column or other units).")
+
+
 def _cross_checks(ex: Extracts) -> None:
+    _school_checks(ex)
     pupils = ex.pupils
     known_schools = set(ex.schools["seed_code"])
     bad = ~pupils["seed_code"].isin(known_schools)
@@ -455,13 +482,26 @@ def validate_extracts(extracts: Extracts) -> Extracts:
 
 
 def _read(path: Path, table: str) -> pd.DataFrame:
+    if path.suffix.lower() == ".csv":
+        text = decode_text(path.read_bytes(), path, table=table)
     try:
         if path.suffix.lower() == ".csv":
-            return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-        sheets = pd.read_excel(path, sheet_name=None, dtype=str, keep_default_na=False)
+            return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # openpyxl's notes on parts it skips
+            sheets = pd.read_excel(path, sheet_name=None, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise DataError("the file is empty or has no header row.", file=path, table=table,
+                        fix=f"write a header row with the {table} columns "
+                        "(see data/README.md) and one row per record.") from None
     except Exception as exc:  # noqa: BLE001 - any reader failure becomes a DataError
-        raise DataError(f"the file cannot be read ({exc}).", file=path, table=table,
-                        fix="save it as UTF-8 CSV or .xlsx with a header row.") from exc
+        raise DataError(f"the file cannot be read ({type(exc).__name__}: {exc}).",
+                        file=path, table=table,
+                        fix="save it as CSV (UTF-8, UTF-16 or Windows-1252) or .xlsx with "
+                        "a header row.") from None
+    if not sheets:
+        raise DataError("the workbook has no worksheets.", file=path, table=table,
+                        fix=f"save the {table} table as the workbook's sheet {table!r}.")
     if table in sheets:
         return sheets[table]
     if len(sheets) != 1:

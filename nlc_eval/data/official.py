@@ -300,6 +300,7 @@ def _load_one_edition(path: Path, year: int) -> pd.DataFrame:
             _add_band(out, rows[positions[name]], band, raw, published[name])
 
     n_dupes = _check_key(out, raw, published)
+    _check_consistency(out, raw, published, suppressed)
     simd = reconstruct_simd(out, {c: suppressed[c] for c in oc.SIMD_CELLS})
     for col in simd.columns:
         out[col] = simd[col]
@@ -388,6 +389,70 @@ def _check_key(out: pd.DataFrame, raw: RawTable, published: dict[str, str]) -> i
             fix="remove the repeated row; a combined campus has one primary and one "
             "secondary row, never two of the same sector.")
     return 0
+
+
+#: Counts that split the roll: their published values add up to at most the roll.
+ROLL_PARTS = {
+    "stage counts": oc.STAGES,
+    "female and male": ["female", "male"],
+    "pupils with and without an additional support need": ["asn", "no_asn"],
+    "pupils with and without English as an additional language": ["eal", "no_eal"],
+    "pupils taught and not taught in Gaelic": ["gaelic", "no_gaelic"],
+    "ethnic groups": ["minority_ethnic", "white_british", "white_other",
+                      "ethnicity_not_known"],
+    "SIMD quintile counts": oc.SIMD_CELLS,
+}
+#: Attendance and absence rates of a school add up to at most 100 (less where part of
+#: the absence is recorded otherwise; published to 1 or 2 decimal places).
+RATE_PARTS = ["attendance_rate", "authorised_absence_rate", "unauthorised_absence_rate"]
+RATE_TOLERANCE = 1.0
+
+
+def _check_consistency(out: pd.DataFrame, raw: RawTable, published: dict[str, str],
+                       suppressed: dict[str, pd.Series]) -> None:
+    """Raise :class:`DataError` where one row's figures contradict each other.
+
+    No count exceeds the roll; counts that split the roll (stages, sexes, SIMD quintiles,
+    ...) add up to at most the roll (suppressed cells count as 0, their least value);
+    attendance and absence rates add up to at most 100. The published editions 2019-2024
+    all pass; a file that fails has been edited, shifted or re-saved in other units.
+    """
+    roll = out["roll"].astype("Float64")
+
+    def fail(mask: pd.Series, column: str, message: str) -> None:
+        label = out.index[mask.fillna(False).to_numpy(dtype=bool)][0]
+        raise DataError(
+            f"{message} ({int(mask.fillna(False).sum())} row(s)).", file=raw.file,
+            sheet=raw.sheet, column=published.get(column, column), row=raw.row_number(label),
+            fix="the figures of one school must agree with each other: check the row "
+            "against the file published by gov.scot (a shifted column, an edit or other "
+            "units).")
+
+    for c in oc.COUNT_COLUMNS:
+        if c == "roll" or c not in published:
+            continue
+        over = out[c].astype("Float64") > roll
+        if over.fillna(False).any():
+            label = out.index[over.fillna(False).to_numpy(dtype=bool)][0]
+            fail(over, c, f"{c} = {out.at[label, c]} exceeds the pupil roll "
+                 f"({out.at[label, 'roll']})")
+    for what, cols in ROLL_PARTS.items():
+        cols = [c for c in cols if c in published]
+        if len(cols) < 2:
+            continue
+        total = out[cols].astype("Float64").fillna(0).sum(axis=1)
+        over = total > roll
+        if over.any():
+            label = out.index[over.to_numpy(dtype=bool)][0]
+            fail(over, cols[0], f"the {what} add up to {int(total[label])}, more than the "
+                 f"pupil roll ({out.at[label, 'roll']})")
+    if all(c in published for c in RATE_PARTS):
+        total = out[RATE_PARTS].astype("Float64").sum(axis=1, min_count=3)
+        off = total > 100 + RATE_TOLERANCE
+        if off.fillna(False).any():
+            label = out.index[off.fillna(False).to_numpy(dtype=bool)][0]
+            fail(off, RATE_PARTS[0], f"attendance and absence rates add up to "
+                 f"{float(total[label]):g}%, more than 100%")
 
 
 # ---------------------------------------------------------------------------
