@@ -127,9 +127,10 @@ def cr1_vcov(X: np.ndarray, resid: np.ndarray, codes: np.ndarray, n_clusters: in
     --------
     >>> import numpy as np
     >>> X = np.column_stack([np.ones(6), [0, 1, 0, 1, 0, 1.0]])
-    >>> u = np.array([0.5, -0.5, 1.0, -1.0, 0.2, -0.2])
-    >>> float(cr1_vcov(X, u, np.array([0, 0, 1, 1, 2, 2]), 3)[1, 1].round(4))
-    0.0
+    >>> y = np.array([1.5, 0.5, 3.0, 2.0, 0.2, 1.8])
+    >>> u = y - X @ np.linalg.lstsq(X, y, rcond=None)[0]
+    >>> round(float(cr1_vcov(X, u, np.array([0, 0, 1, 1, 2, 2]), 3)[1, 1]), 6)  # = statsmodels
+    0.938889
     """
     n, k = X.shape
     if XtX_inv is None:
