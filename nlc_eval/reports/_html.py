@@ -154,7 +154,8 @@ summary{color:#000;text-decoration:none;font-weight:700;list-style:none}
 
 _DL = re.compile(r'<p class="nlc-downloads" data-nlc-downloads="([^"]*)"></p>')
 _H1 = re.compile(r"<h1[\s>]", re.IGNORECASE)
-_IMG_FILE = re.compile(r'<img src="([^"]*)" data-nlc-file="([^"]+)"')
+_IMG_TAG = re.compile(r'<img\b[^>]*\bdata-nlc-file="([^"]+)"[^>]*>')
+_SRC = re.compile(r'\bsrc="[^"]*"')
 
 
 def _e(text: Any) -> str:
@@ -223,8 +224,10 @@ def _downloads_links(spec: str, href: str | None) -> str:
     if not href:
         return ""
     links = []
-    for item in spec.split():
-        name, _, label = html.unescape(item).partition("|")
+    for item in html.unescape(spec).split(";"):
+        if not item.strip():
+            continue
+        name, _, label = item.partition("|")
         links.append(f'<a href="{_e(href + name)}" download>{_e(label or name)}</a>')
     return f'<p class="downloads">{" ".join(links)}</p>' if links else ""
 
@@ -340,13 +343,17 @@ def render_page(nb: nbformat.NotebookNode, title: str, *,
 
     def images(link_all: bool) -> str:
         def fill(m):
-            src, name = m.group(1), m.group(2)
-            if downloads_href and (link_all or not src):
-                return f'<img src="{_e(downloads_href + name)}" data-nlc-file="{name}"'
-            if not src and name in files:
-                return f'<img src="data:image/png;base64,{files[name]}" data-nlc-file="{name}"'
-            return m.group(0)
-        return _IMG_FILE.sub(fill, body)
+            tag, name = m.group(0), html.unescape(m.group(1))
+            src = _SRC.search(tag)
+            current = src.group(0)[5:-1] if src else ""
+            if downloads_href and (link_all or not current):
+                new = f'src="{_e(downloads_href + name)}"'
+            elif not current and name in files:
+                new = f'src="data:image/png;base64,{files[name]}"'
+            else:
+                return tag
+            return _SRC.sub(new, tag, count=1) if src else tag.replace("<img", f"<img {new}", 1)
+        return _IMG_TAG.sub(fill, body)
 
     page = _shell(title, images(False), index_href=index_href, alternates=alternates)
     if len(page.encode("utf-8")) > max_bytes and downloads_href:

@@ -275,7 +275,7 @@ def _b64(data: bytes) -> str:
 
 def _downloads_p(files: Sequence[tuple[str, str]]) -> str:
     """The placeholder the renderer turns into links (``data-nlc-downloads``)."""
-    spec = " ".join(f"{_e(name)}|{_e(label)}" for name, label in files)
+    spec = ";".join(f"{_e(name)}|{_e(label)}" for name, label in files)
     return f'<p class="nlc-downloads" data-nlc-downloads="{spec}"></p>'
 
 
