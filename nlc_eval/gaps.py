@@ -101,18 +101,19 @@ def welch(y1: np.ndarray, y2: np.ndarray, level: float = 0.95) -> tuple[float, f
 
 def cluster_robust(y: np.ndarray, high: np.ndarray, school: np.ndarray,
                    level: float = 0.95) -> tuple[float, float, float]:
-    """Difference of means (high - low group) from OLS with CR1 school-clustered errors."""
+    """Difference of means (high - low group) from OLS with CR1 school-clustered errors.
+
+    The kit's one CR1 (:func:`nlc_eval.impact.inference.cr1_vcov`, factor
+    ``G/(G-1) (N-1)/(N-2)``); the interval uses t with G-1 degrees of freedom.
+    """
+    from nlc_eval.impact.inference import cluster_codes, cr1_vcov
+
     x = np.column_stack([np.ones_like(y, dtype=float), high.astype(float)])
-    n, k = x.shape
     bread = np.linalg.pinv(x.T @ x)
     beta = bread @ x.T @ y
     e = y - x @ beta
-    codes, inv = np.unique(school, return_inverse=True)
-    g = len(codes)
-    scores = np.zeros((g, k))
-    np.add.at(scores, inv, x * e[:, None])
-    meat = scores.T @ scores
-    cov = bread @ meat @ bread * (g / (g - 1)) * ((n - 1) / (n - k))
+    inv, g = cluster_codes(school)
+    cov = cr1_vcov(x, e, inv, g, XtX_inv=bread, n_params=x.shape[1])
     se = np.sqrt(cov[1, 1])
     t = stats.t.ppf(0.5 + level / 2, g - 1)
     return beta[1], beta[1] - t * se, beta[1] + t * se

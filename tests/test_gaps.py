@@ -51,6 +51,26 @@ def test_newcombe_against_published_example():
     assert hi == pytest.approx(0.3339, abs=1e-4)
 
 
+def test_cluster_robust_equals_statsmodels_cr1():
+    """The gap's CR1 interval is statsmodels' clustered OLS (same factor G/(G-1)(N-1)/(N-K))
+    with a t(G-1) critical value."""
+    import statsmodels.api as sm
+    from scipy import stats
+
+    rng = np.random.default_rng(7)
+    n = 400
+    school = rng.integers(0, 17, n)
+    high = rng.random(n) < 0.4
+    y = 80 + 5 * high + rng.normal(0, 3, 17)[school] + rng.normal(0, 6, n)
+    est, lo, hi = gaps.cluster_robust(y, high, school)
+    fit = sm.OLS(y, sm.add_constant(high.astype(float))).fit(
+        cov_type="cluster", cov_kwds={"groups": school})
+    assert est == pytest.approx(fit.params[1], abs=1e-10)
+    half = stats.t.ppf(0.975, 16) * fit.bse[1]
+    assert lo == pytest.approx(fit.params[1] - half, rel=1e-8)
+    assert hi == pytest.approx(fit.params[1] + half, rel=1e-8)
+
+
 def test_planted_attainment_gap_is_recovered():
     data = planted()
     out = gaps.attainment_gap(data, by="authority", publish=False)
