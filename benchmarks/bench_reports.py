@@ -9,6 +9,12 @@ fixed cost any per-report papermill batch pays before doing any work.
 Usage::
 
     python benchmarks/bench_reports.py [--data DIR] [--jobs 2] [--cold] [--write]
+    python benchmarks/bench_reports.py --render DIR [--write]
+
+``--render DIR`` times only the publishing step over the executed notebooks (``*.ipynb``)
+of a finished batch in ``DIR``: nbconvert's HTML exporter (code hidden, as the batch used
+before the house template) against the house template, and the Word and PDF copies, with
+the page sizes of each.
 
 ``--data`` (or ``NLC_EVAL_OFFICIAL_DATA``) uses the official estate; without it the
 synthetic one. ``--cold`` also times the batch with a fresh kernel per report. ``--write``
@@ -87,14 +93,105 @@ def baseline(names: list[str], n_jobs: int, workdir: Path) -> float:
     return time.perf_counter() - t0
 
 
+RENDER_BEGIN = "<!-- render benchmark -->"
+RENDER_END = "<!-- /render benchmark -->"
+
+
+def render_benchmark(folder: Path) -> str:
+    """Publishing step alone, over a finished batch's executed notebooks (markdown table)."""
+    from nbconvert import HTMLExporter
+
+    from nlc_eval.reports import _html, export
+
+    notebooks = sorted(p for p in folder.glob("*.ipynb"))
+    if not notebooks:
+        raise SystemExit(f"no executed notebooks (*.ipynb) in {folder}")
+    old = HTMLExporter(exclude_input=True, exclude_input_prompt=True,
+                       exclude_output_prompt=True)
+    tot = {"nbconvert": 0.0, "house": 0.0, "docx": 0.0, "pdf": 0.0}
+    size = {"nbconvert": [], "house": []}
+    work = Path(tempfile.mkdtemp(prefix="nlc-bench-render-"))
+    try:
+        pages = []
+        for path in notebooks:
+            nb = nbformat.read(path, as_version=4)
+            t0 = time.perf_counter()
+            body, _ = old.from_notebook_node(_html.publishable(nb))
+            tot["nbconvert"] += time.perf_counter() - t0
+            size["nbconvert"].append(len(body.encode()))
+            t0 = time.perf_counter()
+            page, files = export.render(path.stem, nb, path.stem)
+            (work / f"{path.stem}.html").write_text(page)
+            export.write_extras(work, path.stem, page, files, title=path.stem)
+            tot["house"] += time.perf_counter() - t0
+            size["house"].append(len(page.encode()))
+            pages.append(path.stem)
+        # the Word copy is made inside write_extras: time it separately
+        t0 = time.perf_counter()
+        for name in pages:
+            export.html_to_docx((work / f"{name}.html").read_text(), work / f"{name}.x.docx",
+                                base=work)
+        tot["docx"] = time.perf_counter() - t0
+        tot["house"] -= tot["docx"]
+        t0 = time.perf_counter()
+        errors = export.print_pdfs(work, pages)
+        tot["pdf"] = time.perf_counter() - t0
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    n = len(notebooks)
+    kb = {k: (sum(v) / n / 1024, max(v) / 1024) for k, v in size.items()}
+    lines = [
+        RENDER_BEGIN,
+        f"## Publishing step alone ({datetime.now(UTC):%Y-%m-%d})",
+        "",
+        f"Command: `python benchmarks/bench_reports.py --render {folder} --write` over the "
+        f"{n} executed notebooks of one batch (same machine, shared; wall times).",
+        "",
+        "| step | total (s) | per page (s) | mean page (KB) | largest page (KB) |",
+        "|---|---:|---:|---:|---:|",
+        f"| nbconvert HTML exporter, code hidden (before) | {tot['nbconvert']:.1f} | "
+        f"{tot['nbconvert'] / n:.2f} | {kb['nbconvert'][0]:.0f} | {kb['nbconvert'][1]:.0f} |",
+        f"| house template with downloads (after) | {tot['house']:.1f} | "
+        f"{tot['house'] / n:.2f} | {kb['house'][0]:.0f} | {kb['house'][1]:.0f} |",
+        f"| Word copy (python-docx) | {tot['docx']:.1f} | {tot['docx'] / n:.2f} | | |",
+        f"| PDF copy (one headless Chromium session) | {tot['pdf']:.1f} | "
+        f"{tot['pdf'] / n:.2f} | | |",
+        "",
+        f"PDF failures: {len(errors)}." + (f" First: {next(iter(errors.values()))}"
+                                           if errors else ""),
+        RENDER_END,
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _write_block(block: str) -> Path:
+    out = ROOT / "benchmarks" / "results" / "reports.md"
+    text = out.read_text() if out.is_file() else ""
+    if RENDER_BEGIN in text:
+        head, _, rest = text.partition(RENDER_BEGIN)
+        _, _, tail = rest.partition(RENDER_END)
+        text = head + block.rstrip("\n") + tail
+    else:
+        text = text.rstrip("\n") + "\n\n" + block
+    out.write_text(text)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--render", default="", help="time the publishing step over DIR/*.ipynb")
     ap.add_argument("--data", default=os.environ.get("NLC_EVAL_OFFICIAL_DATA", ""))
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cold", action="store_true", help="also time a fresh kernel per report")
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args(argv)
+    if args.render:
+        block = render_benchmark(Path(args.render))
+        print(block)
+        if args.write:
+            print(f"written {_write_block(block)}")
+        return 0
 
     from nlc_eval.reports.batch import plan_batch, run_batch
     from nlc_eval.reports.context import build_context
@@ -160,7 +257,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.write:
         out = ROOT / "benchmarks" / "results" / "reports.md"
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text)
+        old = out.read_text() if out.is_file() else ""
+        keep = old[old.index(RENDER_BEGIN):] if RENDER_BEGIN in old else ""
+        out.write_text(text + ("\n" + keep if keep else ""))
         print(f"written {out}")
     return 0
 
