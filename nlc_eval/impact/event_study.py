@@ -61,14 +61,16 @@ def _first_period(df: pd.DataFrame, unit: str, first_treated: str, times: np.nda
 
 
 def weights_influence(cell_cohort: np.ndarray, unit_cohort: np.ndarray,
-                      share: np.ndarray) -> np.ndarray:
-    """Influence of estimating cohort-share weights, per unit and cell (``did``'s ``wif``).
+                      share: np.ndarray, att: np.ndarray) -> np.ndarray:
+    """Influence of estimating the cohort-share weights of an aggregate (``did``'s ``wif``).
 
-    An aggregate ``sum_k w_k ATT_k`` over cells k uses ``w_k = p_k / sum_j p_j``, where
-    ``p_k`` is the share of units in the cell's cohort, an estimated proportion. Its
-    influence on the aggregate is ``wif @ att`` with, for unit i and cell k,
-    ``(1[G_i = g_k] - p_k) / S - sum_j (1[G_i = g_j] - p_j) p_k / S^2`` (S = sum_j p_j),
-    divided here by the number of units n, the scale of the other contributions.
+    An aggregate ``sum_k w_k ATT_k`` over cells k uses ``w_k = p_k / S``, ``S = sum_j p_j``,
+    where ``p_k`` is the share of units in the cell's cohort, an estimated proportion. For
+    unit i its influence is ``sum_k wif_ik ATT_k`` with ``wif_ik = (1[G_i = g_k] - p_k) / S
+    - sum_j (1[G_i = g_j] - p_j) p_k / S^2``; summed over k that is
+    ``(u_i - p'att) / S - (c_i - S) p'att / S^2``, where ``u_i`` and ``c_i`` are the sum of
+    the effects and the number of the cells of unit i's own cohort. Returned divided by the
+    number of units n, the scale of the other contributions.
 
     Parameters
     ----------
@@ -78,15 +80,23 @@ def weights_influence(cell_cohort: np.ndarray, unit_cohort: np.ndarray,
         Cohort of each unit (``inf`` for never treated).
     share : ndarray (k,)
         ``p_k``, the cohort share of units of each cell.
+    att : ndarray (k,)
+        The cells' effects.
 
     Returns
     -------
-    ndarray (n, k)
+    ndarray (n,)
     """
     n = len(unit_cohort)
     S = share.sum()
-    D = (unit_cohort[:, None] == cell_cohort[None, :]).astype(float) - share[None, :]
-    return (D / S - np.outer(D.sum(axis=1), share / S ** 2)) / n
+    pa = float(share @ att)
+    u, c = np.zeros(n), np.zeros(n)
+    for g in np.unique(cell_cohort):
+        mine = cell_cohort == g
+        in_g = unit_cohort == g
+        u[in_g] += att[mine].sum()
+        c[in_g] += mine.sum()
+    return ((u - pa) / S - (c - S) * pa / S ** 2) / n
 
 
 def _cells(Y, gidx, cohorts, control, base_period):
@@ -132,7 +142,7 @@ def _aggregate(sel: np.ndarray, gt: pd.DataFrame, PSI: np.ndarray, gidx: np.ndar
     att = gt.loc[sel, "att"].to_numpy()
     psi = PSI[:, sel] @ w
     if estimated_weights:
-        psi = psi + weights_influence(cg, gidx, p) @ att
+        psi = psi + weights_influence(cg, gidx, p, att)
     full = np.zeros(len(gt))
     full[sel] = w
     return float(att @ w), psi, full
@@ -279,7 +289,7 @@ def event_study(df: pd.DataFrame, outcome: str, unit: str, time: str, first_trea
     g_est_a = np.array(g_est)
     group_all = float(g_est_a @ (pg / pg.sum()))
     psi_group = (np.column_stack(g_psi) @ (pg / pg.sum())
-                 + weights_influence(np.array(g_post, dtype=float), gidx, pg) @ g_est_a)
+                 + weights_influence(np.array(g_post, dtype=float), gidx, pg, g_est_a))
     if e_pos:
         dyn = float(np.mean([theta[j] for j in e_pos]))
         psi_dyn = np.mean([cols_psi[j] for j in e_pos], axis=0)
