@@ -65,7 +65,7 @@ def _prose(soup) -> list[str]:
         if el.find_parent(["table", "style", "script"]) is not None:
             continue
         text = el.get_text(" ", strip=True)
-        out.extend(t for t in re.split(r"(?<=[.;!?])\s+", text) if t)
+        out.extend(t for t in re.split(r"(?<=[.!?])\s+(?=[A-Z])", text) if t)
     return out
 
 
@@ -130,12 +130,12 @@ def derived_counts(html_text: str, threshold: int = 5) -> list[str]:
                 entry.setdefault(h, v)
         found += _total_minus_visible(header, body, threshold)
     for key, entry in rows.items():
-        people = [(h, _number(v)) for h, v in entry.items() if _people_header(h)]
+        people = [(h, _number(v)) for h, v in entry.items()
+                  if _people_header(h) and _number(v)]
         shares = [(h, v.replace("%", "").strip()) for h, v in entry.items()
                   if _share_header(h)]
-        for ph, n in people:
-            if not n:
-                continue
+        # a share in a row is a share of the row's whole group: its largest count
+        for ph, n in sorted(people, key=lambda x: -x[1])[:1]:
             for sh, p in shares:
                 if _NUMBER.match(p) and _small(candidates(n, p), threshold):
                     found.append(f"row {key!r}: '{ph}' {n:,.0f} and '{sh}' {p}% give away a "
