@@ -32,7 +32,8 @@ class GroupFit:
         f = self.former
         k = f.n_families_
         kept = [str(v) for v in getattr(f, "previous_families_", [])]
-        taken = set(kept)
+        locked = {j: str(v) for v, j in getattr(f, "locked_families_", {}).items()}
+        taken = set(kept) | set(locked.values())
         if self.previous is not None:
             taken |= {str(v) for v in self.previous.dropna()}
         raw = self.X.attrs["raw"]
@@ -41,10 +42,14 @@ class GroupFit:
         lab = f.labels_
         order_key = []
         for j in range(len(kept), k):
+            if j in locked:
+                continue
             rows = lab == j
             order_key.append((float(raw[key_col].to_numpy()[rows].mean()),
                               float(raw[size_col].to_numpy()[rows].mean()), j))
         ids = kept + [""] * (k - len(kept))
+        for j, name in locked.items():
+            ids[j] = name
         num = 0
         for _, _, j in sorted(order_key):
             num += 1

@@ -25,17 +25,19 @@ Examples
 from __future__ import annotations
 
 import math
+import zlib
 from collections.abc import Hashable, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 
 from nlc_eval import _family_solver as solver
+from nlc_eval._family_exact import EXACT_LIMIT, n_candidates, solve_exact
 from nlc_eval._family_result import FamilyResult, GroupFit
 from nlc_eval.errors import ConstraintError, DataError
 from nlc_eval.similarity import FeatureSpec, _check_schools, feature_matrix
 
-__all__ = ["FamilyFormer", "form_families", "feasible_counts", "FamilyResult",
+__all__ = ["FamilyFormer", "form_families", "feasible_counts", "group_seed", "FamilyResult",
            "SECTOR_SIZES"]
 
 #: The authority's practice: primaries in families of 6-10, secondaries in trios and quads.
@@ -49,6 +51,20 @@ def feasible_counts(n: int, size_min: int, size_max: int) -> range:
     range(2, 4)
     """
     return range(math.ceil(n / size_max), n // size_min + 1)
+
+
+def group_seed(random_state: int | None, group: str) -> int:
+    """The seed of one group's own random stream, from ``random_state`` and its name.
+
+    A group's families therefore do not depend on which other groups are formed in the
+    same call (secondaries alone give the same families as secondaries with primaries).
+
+    >>> group_seed(0, "secondary") == group_seed(0, "secondary")
+    True
+    """
+    name = zlib.crc32(str(group).encode("utf-8"))
+    seq = np.random.SeedSequence(None if random_state is None else [int(random_state), name])
+    return int(seq.generate_state(1, dtype=np.uint32)[0])
 
 
 def _sizes_message(n: int, size_min: int, size_max: int, k: int | None) -> str:
@@ -89,6 +105,21 @@ class FamilyFormer:
         squared distance per school. 0 ignores the previous families except as a start.
     max_iter : int
         Maximum assignment/centre-update alternations per start.
+    solver : {"auto", "exact", "heuristic"}
+        ``"exact"`` enumerates every admissible family and solves the set-partitioning
+        integer programme (a proven optimum; raises when there are more than
+        ``exact_limit`` admissible families); ``"heuristic"`` runs the LP-assignment and
+        local-search engine; ``"auto"`` (default) is exact whenever at most
+        ``exact_limit`` admissible families exist, otherwise heuristic.
+    exact_limit : int
+        Largest number of admissible families that is enumerated.
+    bound : bool or "auto"
+        After a heuristic solve, compute a certified lower bound on the objective by column
+        generation (:mod:`nlc_eval._family_bound`); the families generated also feed a
+        restricted set-partitioning programme whose solution replaces the heuristic's when
+        it is better. ``"auto"`` does so for up to 1,500 (super-)points; default False.
+    bound_time : float
+        Seconds allowed for the bound (it is valid whenever it stops; more time, tighter).
 
     Attributes
     ----------
@@ -103,11 +134,24 @@ class FamilyFormer:
         Rows whose family differs from ``previous`` (None without ``previous``).
     previous_families_ : list
         Previous family ids kept as families 0..len-1 (warm start only).
+    solver_ : str
+        Which solver produced ``labels_``: ``"exact"`` (enumeration + set partitioning,
+        proven optimal), ``"heuristic"``, ``"heuristic+columns"`` (improved by the
+        set-partitioning programme over the columns of the bound) or ``"single"`` (one
+        family).
+    lower_bound_ : float
+        Lower bound on the objective of every admissible partition (NaN when not
+        computed); equals the objective for exact solves.
+    gap_ : float
+        ``(objective - lower_bound_) / objective`` (0 = proven optimal, NaN without a bound).
+    n_columns_ : int
+        Admissible families enumerated (exact) or generated (bound).
     """
 
     def __init__(self, n_families: int | None = None, size_min: int = 6, size_max: int = 10,
                  n_init: int = 10, random_state: int | None = None, stability: float = 1.0,
-                 max_iter: int = 30) -> None:
+                 max_iter: int = 30, solver: str = "auto", exact_limit: int = EXACT_LIMIT,
+                 bound: bool | str = False, bound_time: float = 20.0) -> None:
         self.n_families = n_families
         self.size_min = size_min
         self.size_max = size_max
@@ -115,6 +159,10 @@ class FamilyFormer:
         self.random_state = random_state
         self.stability = stability
         self.max_iter = max_iter
+        self.solver = solver
+        self.exact_limit = exact_limit
+        self.bound = bound
+        self.bound_time = bound_time
 
     # ------------------------------------------------------------------ checks
     def _check_params(self, n: int) -> int:
@@ -126,6 +174,11 @@ class FamilyFormer:
             raise ConstraintError(f"size_min ({L}) is larger than size_max ({U}).")
         if self.stability < 0:
             raise ConstraintError(f"stability must be 0 or more (got {self.stability}).")
+        if self.solver not in ("auto", "exact", "heuristic"):
+            raise ConstraintError(f"solver must be 'auto', 'exact' or 'heuristic' (got "
+                                  f"{self.solver!r}).")
+        if self.bound not in (True, False, "auto"):
+            raise ConstraintError(f"bound must be True, False or 'auto' (got {self.bound!r}).")
         ks = feasible_counts(n, L, U)
         if self.n_families is None:
             if not len(ks):
@@ -140,7 +193,7 @@ class FamilyFormer:
 
     # ------------------------------------------------------------------ fit
     def fit(self, X, y=None, *, cannot_link=None, must_link: Iterable[tuple[int, int]] = (),
-            previous=None) -> FamilyFormer:
+            previous=None, locked=None) -> FamilyFormer:
         """Form families.
 
         Parameters
@@ -154,6 +207,10 @@ class FamilyFormer:
             Row pairs that must share a family.
         previous : array-like (n,), optional
             Previous family id of each row (None/NaN = new row): warm start and churn penalty.
+        locked : array-like (n,), optional
+            Locked family name of each row (None/NaN = free): rows with one name always
+            share a family, rows with different names never do; the other rows are formed
+            around them. ``locked_families_`` maps each name to its family index.
         """
         X = np.asarray(X, dtype=float)
         if X.ndim != 2 or X.shape[0] == 0:
@@ -162,27 +219,63 @@ class FamilyFormer:
             raise ConstraintError("X contains missing or infinite values; impute them first.")
         n = X.shape[0]
         k = self._check_params(n)
+        must_link = list(must_link or ())
+        lock_names: list = []
+        if locked is not None:
+            lk = list(locked)
+            if len(lk) != n:
+                raise ConstraintError(f"locked has {len(lk)} entries for {n} rows.")
+            first: dict = {}
+            for i, v in enumerate(lk):
+                if _missing(v):
+                    continue
+                if v in first:
+                    must_link.append((first[v], i))
+                else:
+                    first[v] = i
+                    lock_names.append(v)
+            if len(lock_names) > k:
+                raise ConstraintError(
+                    f"{len(lock_names)} locked families but only {k} families; lock fewer "
+                    "families or form more.")
+            self._lock_rows = first
         comp = _components(n, must_link)
-        P, row_sp = self._problem(X, k, comp, cannot_link, previous)
+        lock_sp = None
+        if lock_names:
+            lock_sp = np.array([comp[self._lock_rows[v]] for v in lock_names])
+        P, row_sp = self._problem(X, k, comp, cannot_link, previous, lock_sp)
         init = None
         if previous is not None:
             init = P.prev.copy()
+        self.lower_bound_ = np.nan
+        self.n_columns_ = 0
         try:
             if P.k == 1:
                 sp_labels = np.zeros(P.m, dtype=np.int64)
+                self.solver_ = "single"
+                self.lower_bound_ = solver.objective(P, sp_labels)
             else:
-                sp_labels, _ = solver.solve(P, self.n_init, self.random_state, init_labels=init,
-                                            max_iter=self.max_iter)
+                sp_labels = self._solve(P, init)
         except solver.InfeasibleAssignment:
             raise ConstraintError(self._why_infeasible(P, n)) from None
         self.problem_ = P
         self.super_of_ = row_sp
         self.super_labels_ = sp_labels
         self.labels_ = sp_labels[row_sp]
+        self.locked_families_ = {v: int(self.labels_[self._lock_rows[v]]) for v in lock_names}
         self.n_families_ = k
         self.cluster_centers_ = np.vstack([X[self.labels_ == j].mean(axis=0) for j in range(k)])
         d = X - self.cluster_centers_[self.labels_]
         self.inertia_ = float(np.sum(d * d))
+        # objective of the super-points plus the constant spread inside them
+        inner = self.inertia_ - solver.within_ss(P, sp_labels)
+        self.objective_ = solver.objective(P, sp_labels) + inner
+        if np.isfinite(self.lower_bound_):
+            self.lower_bound_ = min(self.lower_bound_ + inner, self.objective_)
+            self.gap_ = ((self.objective_ - self.lower_bound_) / self.objective_
+                         if self.objective_ > 0 else 0.0)
+        else:
+            self.gap_ = np.nan
         self.churn_ = None
         if previous is not None:
             prev_rows = P.prev[row_sp]
@@ -191,11 +284,47 @@ class FamilyFormer:
             self.churn_ = int(np.sum(known & ~same))
         return self
 
+    def _solve(self, P: solver.Problem, init) -> np.ndarray:
+        """Exact when cheap (or asked), else the heuristic, then the bound."""
+        want_exact = self.solver == "exact"
+        if self.solver == "auto":
+            want_exact = n_candidates(P.w, P.size_min, P.size_max) <= self.exact_limit
+        if want_exact:
+            try:
+                start = None
+                if init is not None and np.all(init >= 0) and not any(
+                        solver.violations(P, init).values()):
+                    start = init
+                res = solve_exact(P, self.exact_limit, incumbent=start)
+            except OverflowError:
+                if self.solver == "exact":
+                    raise ConstraintError(
+                        f"more than exact_limit={self.exact_limit} admissible families; "
+                        "raise exact_limit or use solver='heuristic'.") from None
+            else:
+                self.solver_ = "exact"
+                self.lower_bound_ = res.bound
+                self.n_columns_ = res.n_columns
+                return res.labels
+        labels, _ = solver.solve(P, self.n_init, self.random_state, init_labels=init,
+                                 max_iter=self.max_iter)
+        self.solver_ = "heuristic"
+        if self.bound is True or (self.bound == "auto" and P.m <= 1500):
+            from nlc_eval._family_bound import certify
+
+            cert = certify(P, labels, seed=self.random_state, time_limit=self.bound_time)
+            self.lower_bound_ = cert.bound
+            self.n_columns_ = cert.n_columns
+            if cert.objective < solver.objective(P, labels) - 1e-12:
+                labels = cert.labels
+                self.solver_ = "heuristic+columns"
+        return labels
+
     def fit_predict(self, X, y=None, **kwargs) -> np.ndarray:
         """Fit and return ``labels_``."""
         return self.fit(X, y, **kwargs).labels_
 
-    def _problem(self, X, k, comp, cannot_link, previous):
+    def _problem(self, X, k, comp, cannot_link, previous, lock_sp=None):
         n = X.shape[0]
         n_sp = int(comp.max()) + 1
         w = np.bincount(comp, minlength=n_sp)
@@ -210,12 +339,12 @@ class FamilyFormer:
                 f"size_max={self.size_max}; remove some pairs or raise size_max.")
         groups = np.zeros((n_sp, 0), dtype=np.int64)
         n_groups = 0
+        codes: dict[Hashable, int] = {}
+        per_sp: list[list[int]] = [[] for _ in range(n_sp)]
         if cannot_link is not None:
             cl = list(cannot_link)
             if len(cl) != n:
                 raise ConstraintError(f"cannot_link has {len(cl)} entries for {n} rows.")
-            codes: dict[Hashable, int] = {}
-            per_sp: list[list[int]] = [[] for _ in range(n_sp)]
             for i, g in enumerate(cl):
                 if _missing(g):
                     continue
@@ -225,6 +354,13 @@ class FamilyFormer:
                         f"must-link joins rows of the same cannot-link group {g!r} (row {i}); "
                         "a family cannot both keep them together and apart.")
                 per_sp[comp[i]].append(gi)
+        if lock_sp is not None:
+            # locked families stay apart: one extra group shared by every locked super-point
+            gi = len(codes)
+            codes[("locked", "families")] = gi
+            for sp in lock_sp:
+                per_sp[sp].append(gi)
+        if codes:
             n_groups = len(codes)
             width = max((len(p) for p in per_sp), default=0)
             groups = np.full((n_sp, width), -1, dtype=np.int64)
@@ -360,28 +496,29 @@ def _cannot_link_values(schools: pd.DataFrame, cannot_link) -> pd.Series | None:
     return pd.Series(codes.map(s).to_numpy(), index=schools.index)
 
 
-def _previous_values(schools: pd.DataFrame, previous) -> pd.Series | None:
+def _previous_values(schools: pd.DataFrame, previous, name: str = "previous"
+                     ) -> pd.Series | None:
     if previous is None:
         return None
     if isinstance(previous, FamilyResult):
         previous = previous.members[["seed_code", "sector", "family"]]
     if isinstance(previous, pd.DataFrame):
         if not {"seed_code", "family"} <= set(previous.columns):
-            raise DataError("previous needs columns seed_code and family.", table="previous",
-                            fix="pass last year's FamilyResult, its .members, or a Series "
+            raise DataError(f"{name} needs columns seed_code and family.", table=name,
+                            fix="pass a FamilyResult, its .members, or a Series "
                             "seed_code -> family.")
         on = ["seed_code", "sector"] if "sector" in previous.columns else ["seed_code"]
         left = schools[on].astype(str).reset_index()
         right = previous[[*on, "family"]].astype({c: str for c in on})
         if right.duplicated(on).any():
-            raise DataError("previous has a school more than once.", table="previous",
+            raise DataError(f"{name} has a school more than once.", table=name,
                             column="seed_code", fix="keep one row per seed code and sector.")
         merged = left.merge(right, on=on, how="left").set_index("index")
         return merged["family"].reindex(schools.index)
     s = pd.Series(previous)
     s.index = s.index.astype(str)
     if s.index.duplicated().any():
-        raise DataError("previous has a seed code more than once.", table="previous",
+        raise DataError(f"{name} has a seed code more than once.", table=name,
                         fix="pass a DataFrame with seed_code, sector and family.")
     return pd.Series(schools["seed_code"].astype(str).map(s).to_numpy(), index=schools.index)
 
@@ -400,6 +537,10 @@ def form_families(
     n_families: int | Mapping[str, int] | None = None,
     n_init: int = 10,
     stability: float = 1.0,
+    fixed=None,
+    solver: str = "auto",
+    bound: bool | str = "auto",
+    bound_time: float = 20.0,
 ) -> FamilyResult:
     """Form family groups of similar schools.
 
@@ -432,6 +573,20 @@ def form_families(
         Independent starts.
     stability : float
         Churn penalty per school, in units of the average within-family squared distance.
+    fixed : mapping, Series, DataFrame (seed_code[, sector], family) or FamilyResult, optional
+        Locked schools: schools given one family name always share that family (which
+        keeps the name), schools given different names never share one, and the other
+        schools are formed around them (a listed family may still gain members up to the
+        size bound). Schools not listed are free.
+    solver : {"auto", "exact", "heuristic"}
+        See :class:`FamilyFormer`; ``"auto"`` solves exactly (proven optimal) whenever the
+        admissible families are few enough to enumerate (always for the authority's
+        secondary and special schools).
+    bound : bool or "auto"
+        Certify heuristic solves with a lower bound (``quality()`` columns ``lower_bound``
+        and ``gap``); ``"auto"`` for groups of up to 1,500 schools.
+    bound_time : float
+        Seconds allowed for each group's bound.
 
     Returns
     -------
@@ -475,9 +630,9 @@ def form_families(
                         row=idx, fix="fill it or drop the school.")
     cl_all = _cannot_link_values(work, cannot_link)
     prev_all = _previous_values(work, previous)
+    fixed_all = _previous_values(work, fixed, name="fixed")
     pairs = [(str(a), str(b)) for a, b in must_link]
     fits: dict[str, GroupFit] = {}
-    rng = np.random.default_rng(random_state)
     for g in sorted(group_of.unique()):
         rows = work[group_of == g]
         seeds = rows["seed_code"].astype(str)
@@ -496,11 +651,15 @@ def form_families(
         k = n_families.get(g) if isinstance(n_families, Mapping) else n_families
         X = feature_matrix(rows, spec, table=f"schools ({by} = {g})" if by else "schools")
         former = FamilyFormer(n_families=k, size_min=lo, size_max=hi, n_init=n_init,
-                              random_state=int(rng.integers(2**31 - 1)), stability=stability)
+                              random_state=group_seed(random_state, g), stability=stability,
+                              solver=solver, bound=bound, bound_time=bound_time)
         cl = None if cl_all is None else cl_all.loc[rows.index].tolist()
         pv = None if prev_all is None else prev_all.loc[rows.index].tolist()
+        lk = None if fixed_all is None else fixed_all.loc[rows.index].tolist()
+        if lk is not None and all(_missing(v) for v in lk):
+            lk = None
         try:
-            former.fit(X.to_numpy(), cannot_link=cl, must_link=ml, previous=pv)
+            former.fit(X.to_numpy(), cannot_link=cl, must_link=ml, previous=pv, locked=lk)
         except ConstraintError as exc:
             raise ConstraintError(f"{by or 'schools'} {g!r}: {exc}") from None
         fits[g] = GroupFit(name=g, schools=rows, X=X, former=former,

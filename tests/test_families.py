@@ -18,6 +18,11 @@ FAST = settings(max_examples=25, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow])
 
 
+def fast_families(schools, **kw):
+    """form_families without the lower bound (not what these tests are about)."""
+    return form_families(schools, bound=False, **kw)
+
+
 def ss(X, labels):
     return sum(float(np.sum((X[labels == j] - X[labels == j].mean(axis=0)) ** 2))
                for j in np.unique(labels))
@@ -175,8 +180,8 @@ def test_deterministic_for_a_seed():
     b = FamilyFormer(size_min=6, size_max=10, random_state=42).fit(X).labels_
     assert np.array_equal(a, b)
     s = make_schools(70, n_clusters=12)
-    r1 = form_families(s, cannot_link="cluster", random_state=3, n_init=3)
-    r2 = form_families(s, cannot_link="cluster", random_state=3, n_init=3)
+    r1 = fast_families(s, cannot_link="cluster", random_state=3, n_init=3)
+    r2 = fast_families(s, cannot_link="cluster", random_state=3, n_init=3)
     pd.testing.assert_series_equal(r1.assignments, r2.assignments)
 
 
@@ -185,12 +190,12 @@ def test_deterministic_for_a_seed():
 
 def test_warm_start_reduces_churn_at_a_small_cost():
     s = make_schools(90, seed=2)
-    last = form_families(s, random_state=0, n_init=3)
+    last = fast_families(s, random_state=0, n_init=3)
     rng = np.random.default_rng(9)
     nxt = s.copy()
     nxt["roll"] = np.round(nxt["roll"] * np.exp(rng.normal(0, 0.08, size=len(s))))
-    cold = form_families(nxt, random_state=1, n_init=3)
-    warm = form_families(nxt, previous=last, random_state=1, n_init=3)
+    cold = fast_families(nxt, random_state=1, n_init=3)
+    warm = fast_families(nxt, previous=last, random_state=1, n_init=3)
     prev = last.assignments.to_numpy()
     churn_cold = matched_changes(prev, cold.assignments.to_numpy())
     churn_warm = matched_changes(prev, warm.assignments.to_numpy())
@@ -204,16 +209,16 @@ def test_warm_start_reduces_churn_at_a_small_cost():
     q_warm = warm.quality(n_random=20).loc["primary", "within_ss"]
     assert q_warm <= 1.5 * q_cold
     # stability=0 uses last year's families only as a start
-    free = form_families(nxt, previous=last, random_state=1, stability=0.0, n_init=3)
+    free = fast_families(nxt, previous=last, random_state=1, stability=0.0, n_init=3)
     assert free.quality(n_random=20).loc["primary", "within_ss"] <= q_warm + 1e-9
 
 
 def test_warm_start_with_new_and_closed_schools():
     s = make_schools(64, seed=4)
-    last = form_families(s, random_state=0)
+    last = fast_families(s, random_state=0)
     nxt = pd.concat([s.iloc[4:], make_schools(6, seed=5).assign(
         seed_code=[f"82{i:05d}" for i in range(6)])], ignore_index=True)
-    res = form_families(nxt, previous=last.assignments, random_state=0)
+    res = fast_families(nxt, previous=last.assignments, random_state=0)
     sizes = res.assignments.value_counts()
     assert sizes.min() >= 6 and sizes.max() <= 10
     new = res.members[res.members["seed_code"].str.startswith("82")]
@@ -225,7 +230,7 @@ def test_warm_start_with_new_and_closed_schools():
 
 def test_explanations_consistent_with_assignment():
     s = make_schools(48, seed=6, n_clusters=5)
-    res = form_families(s, size=(4, 6), cannot_link="cluster", random_state=0, n_init=3)
+    res = fast_families(s, size=(4, 6), cannot_link="cluster", random_state=0, n_init=3)
     fit = res.groups["primary"]
     X = fit.X.to_numpy()
     lab = fit.labels
@@ -261,7 +266,7 @@ def test_table_quality_and_plot():
 
     matplotlib.use("Agg")
     s = make_schools(60)
-    res = form_families(s, random_state=0, n_init=3)
+    res = fast_families(s, random_state=0, n_init=3)
     t = res.table()
     assert t["n_schools"].sum() == 60 and t["n_schools"].between(6, 10).all()
     q = res.quality(n_random=50).loc["primary"]
@@ -278,12 +283,12 @@ def test_table_quality_and_plot():
 def test_special_schools_own_families_or_excluded():
     s = pd.concat([make_schools(40), make_schools(8, seed=1, sector="special").assign(
         seed_code=[f"83{i:05d}" for i in range(8)])], ignore_index=True)
-    own = form_families(s, size=SECTOR_SIZES, random_state=0)
+    own = fast_families(s, size=SECTOR_SIZES, random_state=0)
     sp = own.members[own.members["sector"] == "special"]
     assert len(sp) == 8 and sp["family"].str.startswith("X").all()
     assert not set(sp["family"]) & set(own.members.loc[own.members["sector"] == "primary",
                                                        "family"])
-    ex = form_families(s, size=SECTOR_SIZES, random_state=0, special="exclude")
+    ex = fast_families(s, size=SECTOR_SIZES, random_state=0, special="exclude")
     assert len(ex.excluded) == 8 and ex.excluded["reason"].str.contains("special").all()
     assert "special" not in set(ex.members["sector"])
     with pytest.raises(DataError, match="excluded"):
@@ -293,15 +298,15 @@ def test_special_schools_own_families_or_excluded():
 def test_front_end_errors():
     s = make_schools(30)
     with pytest.raises(DataError, match="column 'cluster_name'"):
-        form_families(s, cannot_link="cluster_name")
+        fast_families(s, cannot_link="cluster_name")
     with pytest.raises(DataError, match="one census year"):
-        form_families(pd.concat([s, s.iloc[[0]]], ignore_index=True))
+        fast_families(pd.concat([s, s.iloc[[0]]], ignore_index=True))
     with pytest.raises(ConstraintError, match="'primary'.*cannot be split"):
-        form_families(s.iloc[:15], size=(6, 7))
+        fast_families(s.iloc[:15], size=(6, 7))
     with pytest.raises(ConstraintError, match="no size bounds given for 'primary'"):
-        form_families(s, size={"secondary": (3, 4)})
+        fast_families(s, size={"secondary": (3, 4)})
     groups = pd.Series({c: f"g{i % 6}" for i, c in enumerate(s["seed_code"])})
-    res = form_families(s, size=(3, 5), cannot_link=groups, random_state=0)
+    res = fast_families(s, size=(3, 5), cannot_link=groups, random_state=0)
     assert res.quality(n_random=5).loc["primary", "cannot_link_violations"] == 0
 
 
