@@ -29,7 +29,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import pandas as pd
@@ -53,6 +53,9 @@ from nlc_eval.comparators import (
 )
 from nlc_eval.compare_acel import acel_outcomes
 from nlc_eval.errors import DataError, ImpactError
+from nlc_eval.impact.did import did
+from nlc_eval.impact.estimate import Estimate
+from nlc_eval.impact.inference import cluster_codes, cr1_vcov
 
 __all__ = [
     "CONTEXT_FEATURES",
@@ -84,16 +87,20 @@ _TABLE = "school statistics"
 
 
 def _cluster_mean(d: np.ndarray, groups: np.ndarray, w: np.ndarray | None = None):
-    """Weighted mean with a CR1 cluster-robust standard error and G-1 degrees of freedom."""
-    w = np.ones_like(d) if w is None else w
+    """Weighted mean with a CR1 cluster-robust standard error, and the number of clusters.
+
+    The weighted least-squares regression of ``d`` on a constant, with the kit's one CR1
+    (:func:`nlc_eval.impact.inference.cr1_vcov`; one parameter, so its factor is G/(G-1)).
+    """
+    w = np.ones_like(d, dtype=float) if w is None else np.asarray(w, dtype=float)
     w = w / w.sum()
     est = float(np.sum(w * d))
-    scores = pd.Series(w * (d - est)).groupby(groups).sum().to_numpy()
-    g = len(scores)
+    codes, g = cluster_codes(groups)
     if g < 2:
         return est, np.nan, g
-    se = float(np.sqrt(g / (g - 1) * np.sum(scores**2)))
-    return est, se, g
+    root = np.sqrt(w)
+    V = cr1_vcov(root[:, None], root * (d - est), codes, g, n_params=1)
+    return est, float(np.sqrt(V[0, 0])), g
 
 
 def _interval(est: float, se: float, g: int, level: float) -> tuple[float, float, float]:
@@ -230,52 +237,59 @@ def did_panel(
     return out[["unit", "cluster", "year", "post", "treated", "value"]]
 
 
-@dataclass
-class DidResult:
+def _label(outcome: str) -> str:
+    """An outcome's name as it reads in a sentence ("attendance rate", "ACEL reading")."""
+    label = OUTCOMES.get(outcome, outcome.replace("_", " "))
+    return label.split(" (")[0]
+
+
+@dataclass(repr=False)
+class DidResult(Estimate):
     """Comparative difference-in-differences of an authority against its virtual comparators.
 
-    ``estimate`` is the change in the mean school-minus-comparator difference from the
-    baseline to the follow-up year, on schools compared in both years.
+    An :class:`nlc_eval.impact.Estimate` (``estimate, se, ci_low, ci_high, p_value,
+    n_treated, n_control, method, inference, assumptions, warnings, ...``): ``estimate`` is
+    the change in the mean school-minus-comparator difference from the baseline to the
+    follow-up year, on schools compared in both years. ``n_treated`` counts those schools
+    and ``n_control`` their virtual comparators (one each).
+
+    Attributes
+    ----------
+    outcome_column : str
+        The outcome's column (``outcome`` is its name as it reads in a sentence).
+    baseline_year, followup_year : int
+    n_schools : int
+        Schools compared in both years.
+    n_dropped : int
+        Schools compared in only one of the years, left out.
     """
 
-    outcome: str
-    baseline_year: int
-    followup_year: int
-    estimate: float
-    se: float
-    ci_low: float
-    ci_high: float
-    p_value: float
-    n_schools: int
-    n_dropped: int
-    method: str
-    level: float = 0.95
+    outcome_column: str = ""
+    baseline_year: int = 0
+    followup_year: int = 0
+    n_schools: int = 0
+    n_dropped: int = 0
+
+    @property
+    def level(self) -> float:
+        """The interval's confidence level (``conf_level``)."""
+        return self.conf_level
 
     def tidy(self) -> pd.DataFrame:
-        """One-row table in the kit's tidy format."""
-        return pd.DataFrame(
-            [
-                {
-                    "term": f"{self.outcome}: change in gap {self.baseline_year}->"
-                    f"{self.followup_year}",
-                    "estimate": self.estimate,
-                    "std_error": self.se,
-                    "ci_low": self.ci_low,
-                    "ci_high": self.ci_high,
-                    "p_value": self.p_value,
-                    "n": self.n_schools,
-                    "n_dropped": self.n_dropped,
-                    "method": self.method,
-                }
-            ]
-        )
+        """One row: the tidy columns of :meth:`Estimate.tidy`, then ``n_schools,
+        n_dropped, method``."""
+        out = super().tidy()
+        out["term"] = (f"{self.outcome_column}: change in gap {self.baseline_year}->"
+                       f"{self.followup_year}")
+        return out.assign(n_schools=self.n_schools, n_dropped=self.n_dropped,
+                          method=self.method)
 
     def sentence(self) -> str:
-        """Plain-English statement of the result and its interval."""
-        label = OUTCOMES.get(self.outcome, self.outcome.replace("_", " "))
+        """Plain-English statement of the result and its interval (with any warnings)."""
+        label = OUTCOMES.get(self.outcome_column, self.outcome_column.replace("_", " "))
         if not np.isfinite(self.estimate):
             return f"The change in the {label} gap could not be estimated."
-        better = (self.estimate > 0) == higher_is_better(self.outcome)
+        better = (self.estimate > 0) == higher_is_better(self.outcome_column)
         if self.ci_low <= 0 <= self.ci_high:
             verdict = "the interval includes zero, so the data are consistent with no change"
         else:
@@ -284,12 +298,28 @@ class DidResult:
                 + ("ahead of" if better else "behind")
                 + " schools like them elsewhere"
             )
-        return (
+        text = (
             f"Between {self.baseline_year} and {self.followup_year} the difference in {label} "
             f"between the {self.n_schools} schools compared in both years and their virtual "
             f"comparators changed by {self.estimate:+.2f} percentage points "
             f"({self.level:.0%} interval {self.ci_low:+.2f} to {self.ci_high:+.2f}); {verdict}."
         )
+        for w in self.warnings:
+            text += " " + w[:1].upper() + w[1:] + ("" if w.endswith(".") else ".")
+        return text
+
+
+#: What every comparative DiD rests on, in the words of the comparison (these replace the
+#: generic parallel-trends, anticipation and spill-over assumptions of nlc_eval.impact.did).
+DID_ASSUMPTIONS = (
+    "parallel trends: without whatever distinguishes the authority, its schools' and their "
+    "virtual comparators' outcomes would have moved in parallel",
+    "the virtual comparators are fixed at the baseline census, so later outcomes do not "
+    "decide who a school is compared with",
+    "school-level and observational: a change in the gap describes, it does not attribute a "
+    "cause, and a school's pupils change from year to year",
+)
+_GENERIC = ("parallel trends", "no anticipation", "no spill-over")
 
 
 def comparative_did(
@@ -299,18 +329,20 @@ def comparative_did(
     followup_year: int,
     *,
     level: float = 0.95,
+    n_boot: int = 999,
+    random_state: int | None = 0,
 ) -> DidResult:
     """Comparative difference-in-differences for a baseline and a follow-up year.
 
-    Uses :func:`nlc_eval.impact.did` on the stacked school / virtual-comparator panel from
-    :func:`did_panel` when that estimator is available, clustering on the school; otherwise
-    the equivalent clustered regression of the change in each school's difference on a
-    constant.
+    :func:`nlc_eval.impact.did` on the stacked school / virtual-comparator panel from
+    :func:`did_panel`, clustering on the school, so the interval comes from its inference:
+    CR1 with 50 or more schools, otherwise the wild cluster bootstrap (seeded by
+    ``random_state``, ``n_boot`` draws), with its warnings when few schools are compared.
 
     Raises
     ------
     ImpactError
-        If fewer than two schools are compared in both years.
+        If the years are the same, or fewer than two schools are compared in both years.
     """
     if baseline_year == followup_year:
         raise ImpactError(
@@ -327,58 +359,24 @@ def comparative_did(
             f"{followup_year}; pick years in which the outcome is published "
             "(see nlc_eval.compare.outcome_years)."
         )
-    est = _did_with_impact(panel, level)
-    if est is None:
-        wide = panel.loc[panel["treated"] == 1].copy()
-        comp = panel.loc[panel["treated"] == 0].copy()
-        comp["unit"] = comp["unit"].str.removesuffix("|vc")
-        diff = wide.merge(comp, on=["unit", "year", "cluster"], suffixes=("", "_vc"))
-        diff["d"] = diff["value"] - diff["value_vc"]
-        change = diff.pivot_table(index=["unit", "cluster"], columns="post", values="d")
-        change = (change[1] - change[0]).reset_index(name="delta")
-        e, se, g = _cluster_mean(change["delta"].to_numpy(float), change["cluster"].to_numpy())
-        lo, hi, p = _interval(e, se, g, level)
-        est = (e, se, lo, hi, p, "clustered first-difference regression")
-    e, se, lo, hi, p, method = est
-    return DidResult(
-        outcome=outcome,
-        baseline_year=int(baseline_year),
-        followup_year=int(followup_year),
-        estimate=e,
-        se=se,
-        ci_low=lo,
-        ci_high=hi,
-        p_value=p,
-        n_schools=n_both,
-        n_dropped=n_any - n_both,
-        method=method,
-        level=level,
-    )
-
-
-def _did_with_impact(panel: pd.DataFrame, level: float):
-    """Run nlc_eval.impact.did on the stacked panel; None when it is not available."""
-    try:
-        from nlc_eval.impact.did import did
-    except ImportError:
-        return None
     data = panel.assign(d=panel["treated"] * panel["post"])
     res = did(
-        data,
-        outcome="value",
-        treated="d",
-        unit="unit",
-        time="year",
-        cluster="cluster",
-        conf_level=level,
-        random_state=0,
-        units="percentage points",
-        treated_label="schools",
+        data, outcome="value", treated="d", unit="unit", time="year", cluster="cluster",
+        conf_level=level, n_boot=n_boot, random_state=random_state,
+        outcome_label=_label(outcome), units="percentage points", treated_label="schools",
         control_label="their virtual comparators",
     )
-    return (
-        float(res.estimate), float(res.se), float(res.ci_low), float(res.ci_high),
-        float(res.p_value), f"nlc_eval.impact.did: {res.method}; {res.inference}",
+    base = {f.name: getattr(res, f.name) for f in fields(Estimate)}
+    base["method"] = f"comparative {res.method} against virtual comparators"
+    base["assumptions"] = list(DID_ASSUMPTIONS) + [
+        a for a in res.assumptions if not a.startswith(_GENERIC)]
+    return DidResult(
+        **base,
+        outcome_column=outcome,
+        baseline_year=int(baseline_year),
+        followup_year=int(followup_year),
+        n_schools=n_both,
+        n_dropped=n_any - n_both,
     )
 
 

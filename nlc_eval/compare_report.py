@@ -256,12 +256,12 @@ def key_results(
     if sc is not None:
         lo, hi = sc.placebo_interval()
         out["synthetic_control"] = {
-            "outcome": sc.outcome,
+            "outcome": sc.outcome_column,
             "pre_years": sc.pre_years,
             "post_years": sc.post_years,
             "effect": sc.effect,
             "placebo_range_90": [lo, hi],
-            "p_value": sc.p_value,
+            "p_value": sc.p_value_ratio,
             "p_value_filtered": sc.p_value_filtered,
             "p_value_effect": sc.p_value_effect,
             "ratio_informative": sc.ratio_informative,

@@ -29,13 +29,15 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from scipy.optimize import minimize, nnls
 
+from nlc_eval.comparators import OUTCOMES
 from nlc_eval.errors import DataError, ImpactError
+from nlc_eval.impact.estimate import Estimate
 
 _TABLE = "authority series"
 
@@ -165,13 +167,22 @@ def _rmspe(x: np.ndarray) -> float:
     return float(np.sqrt(np.mean(x**2))) if len(x) else np.nan
 
 
-@dataclass
-class SyntheticControlResult:
+@dataclass(repr=False)
+class SyntheticControlResult(Estimate):
     """A synthetic control with its placebo inference.
+
+    An :class:`nlc_eval.impact.Estimate`: ``estimate`` (also ``effect``) is the average
+    post-period gap between the treated unit and its synthetic comparator; ``p_value`` the
+    placebo p-value :meth:`sentence` reports (``p_value_ratio`` when the fit ratio is
+    informative, else ``p_value_effect``); ``ci_low, ci_high`` the placebo interval at
+    ``conf_level`` (:meth:`placebo_interval`); ``se`` the standard deviation of the placebo
+    effects; ``n_treated`` is 1 and ``n_control`` the number of donors.
 
     Attributes
     ----------
     treated : str
+    outcome_column : str
+        The series' outcome column (``outcome`` is its name as it reads in a sentence).
     pre_years, post_years : list of int
     weights : Series
         Donor weights (non-negative, sum one), largest first.
@@ -182,7 +193,7 @@ class SyntheticControlResult:
         Per unit (treated included): ``pre_rmspe, post_rmspe, ratio, effect, treated``.
     placebo_gaps : DataFrame
         Gap paths of every unit (rows units, columns years).
-    p_value : float
+    p_value_ratio : float
         Share of units with ratio at least the treated one's (treated included).
     p_value_filtered : float
         The same among placebos whose pre-period RMSPE is at most ``rmspe_filter`` times the
@@ -192,29 +203,33 @@ class SyntheticControlResult:
     n_exact_placebos : int
         Placebos fitted exactly in the pre-period (pre-RMSPE ~ 0): with few pre-period years
         this is common, their RMSPE ratios are unbounded and the ratio p-value says little;
-        when over a tenth of them are, :meth:`sentence` reports ``p_value_effect``.
+        when over a tenth of them are, the reported ``p_value`` is ``p_value_effect``.
     intercept : bool
         Whether the demeaned variant was fitted.
     """
 
-    treated: str
-    outcome: str
-    pre_years: list[int]
-    post_years: list[int]
-    weights: pd.Series
-    path: pd.DataFrame
-    pre_rmspe: float
-    post_rmspe: float
-    ratio: float
-    effect: float
-    placebos: pd.DataFrame
-    placebo_gaps: pd.DataFrame
-    p_value: float
-    p_value_filtered: float
-    rmspe_filter: float
+    treated: str = ""
+    outcome_column: str = ""
+    pre_years: list[int] = field(default_factory=list)
+    post_years: list[int] = field(default_factory=list)
+    weights: pd.Series | None = None
+    path: pd.DataFrame | None = None
+    pre_rmspe: float = float("nan")
+    post_rmspe: float = float("nan")
+    ratio: float = float("nan")
+    placebos: pd.DataFrame | None = None
+    placebo_gaps: pd.DataFrame | None = None
+    p_value_ratio: float = float("nan")
+    p_value_filtered: float = float("nan")
+    rmspe_filter: float = 5.0
     p_value_effect: float = float("nan")
     n_exact_placebos: int = 0
     intercept: bool = False
+
+    @property
+    def effect(self) -> float:
+        """The average post-period gap (``estimate``)."""
+        return self.estimate
 
     @property
     def n_units(self) -> int:
@@ -222,35 +237,21 @@ class SyntheticControlResult:
         return int(len(self.placebos))
 
     def tidy(self) -> pd.DataFrame:
-        """One row per post-period year plus the average effect, with placebo p-value."""
-        post = self.path.loc[self.path["period"] == "post"]
-        rows = [
-            {"term": f"gap {int(y)}", "estimate": float(g), "p_value": np.nan,
-             "n": self.n_units}
-            for y, g in zip(post.index, post["gap"], strict=True)
-        ]
-        rows.append(
-            {"term": "average post-period gap", "estimate": self.effect,
-             "p_value": self.p_value if self.ratio_informative else self.p_value_effect,
-             "n": self.n_units}
-        )
-        out = pd.DataFrame(rows)
-        lo, hi = self.placebo_interval()
-        out["ci_low"] = np.where(out["term"] == "average post-period gap", lo, np.nan)
-        out["ci_high"] = np.where(out["term"] == "average post-period gap", hi, np.nan)
+        """The tidy columns of :meth:`Estimate.tidy`: first the average post-period gap with
+        its placebo p-value and interval, then one row per post-period year (gap only)."""
+        out = super().tidy()
+        out.loc[0, "term"] = "average post-period gap"
         return out
 
-    def placebo_interval(self, level: float = 0.9) -> tuple[float, float]:
+    def placebo_interval(self, level: float | None = None) -> tuple[float, float]:
         """Interval for the average effect from the spread of placebo effects.
 
-        The treated effect minus the placebo effects' central quantiles: a rough interval
-        assuming the placebo effects describe the null distribution of a no-effect gap.
+        The treated effect minus the placebo effects' central quantiles at ``level``
+        (default ``conf_level``): a rough interval assuming the placebo effects describe the
+        null distribution of a no-effect gap.
         """
-        pl = self.placebos.loc[~self.placebos["treated"], "effect"].dropna()
-        if len(pl) < 2:
-            return np.nan, np.nan
-        q_lo, q_hi = np.quantile(pl, [(1 - level) / 2, (1 + level) / 2])
-        return self.effect - q_hi, self.effect - q_lo
+        level = self.conf_level if level is None else level
+        return _placebo_interval(self.estimate, self.placebos, level)
 
     def top_weights(self, n: int = 5) -> pd.Series:
         """The ``n`` largest donor weights."""
@@ -264,23 +265,25 @@ class SyntheticControlResult:
 
     def sentence(self) -> str:
         """Plain-English summary with the placebo p-value and fit quality."""
-        lo, hi = self.placebo_interval()
+        lo, hi = self.ci_low, self.ci_high
         top = self.weights.head(3)
         donors = ", ".join(f"{k} ({v:.0%})" for k, v in top[top >= 0.005].items())
         what = (
             "changed relative to its pre-period difference from" if self.intercept
             else "differed from"
         )
+        p = self.p_value
         if self.ratio_informative:
-            p, how = self.p_value, "a post/pre fit ratio"
+            how = "a post/pre fit ratio"
         else:
-            p, how = self.p_value_effect, "an average gap (many placebo fits are exact, so " \
-                "the fit ratio is uninformative)"
+            how = "an average gap (many placebo fits are exact, so the fit ratio is " \
+                "uninformative)"
         k = int(round(p * self.n_units))
         return (
             f"Over {', '.join(map(str, self.post_years))}, {self.treated}'s "
-            f"{self.outcome.replace('_', ' ')} {what} its synthetic comparator by "
-            f"{self.effect:+.2f} points on average (placebo-based 90% range {lo:+.2f} to "
+            f"{self.outcome} {what} its synthetic comparator by "
+            f"{self.effect:+.2f} points on average (placebo-based "
+            f"{round(self.conf_level * 100):d}% range {lo:+.2f} to "
             f"{hi:+.2f}); {k} of {self.n_units} authorities had {how} at least as large "
             f"(placebo p = {p:.2f}). The synthetic comparator is built mostly from {donors}, "
             f"fitted on {len(self.pre_years)} pre-period year(s) with RMSPE "
@@ -302,7 +305,7 @@ class SyntheticControlResult:
             axis.axvline(cut, color="grey", ls=":", lw=1)
             axis.set_xticks(list(p.index))
             axis.set_xlabel("census year")
-        a.set_ylabel(self.outcome.replace('_', ' '))
+        a.set_ylabel(self.outcome)
         a.legend(frameon=False)
         for unit, row in self.placebo_gaps.iterrows():
             if unit != self.treated:
@@ -312,6 +315,22 @@ class SyntheticControlResult:
         b.set_ylabel("actual minus synthetic")
         b.set_title("placebo runs (grey: other authorities)")
         return ax
+
+
+def _placebo_interval(effect: float, placebos: pd.DataFrame | None,
+                      level: float) -> tuple[float, float]:
+    if placebos is None:
+        return np.nan, np.nan
+    pl = placebos.loc[~placebos["treated"].astype(bool), "effect"].dropna()
+    if len(pl) < 2:
+        return np.nan, np.nan
+    q_lo, q_hi = np.quantile(pl, [(1 - level) / 2, (1 + level) / 2])
+    return float(effect - q_hi), float(effect - q_lo)
+
+
+def outcome_label_of(outcome: str) -> str:
+    """An outcome's name as it reads in a sentence ("attendance rate", not the column)."""
+    return OUTCOMES.get(outcome, outcome.replace("_", " ")).split(" (")[0]
 
 
 def _fit_one(Y, X, unit, donors, pre, post, method, intercept=False):
@@ -342,6 +361,9 @@ def synthetic_control(
     rmspe_filter: float = 5.0,
     method: str = "slsqp",
     intercept: bool = False,
+    conf_level: float = 0.9,
+    units: str = "",
+    outcome_label: str | None = None,
 ) -> SyntheticControlResult:
     """Synthetic control of ``treated`` from the other rows of ``series``, with placebos.
 
@@ -367,6 +389,17 @@ def synthetic_control(
         pre-period mean before fitting, so an authority whose level lies outside the others'
         range (e.g. the lowest attendance) can still be tracked; the gap is then a change
         relative to the pre-period difference.
+    conf_level : float
+        Level of the placebo interval (default 90%: with some 30 authorities the tails of
+        the placebo distribution rest on a handful of units).
+    units, outcome_label : str, optional
+        Units of the series (e.g. ``"percentage points"``) and the outcome's name in
+        sentences (default from :data:`nlc_eval.comparators.OUTCOMES` or the column name).
+
+    Returns
+    -------
+    SyntheticControlResult
+        An :class:`nlc_eval.impact.Estimate` with the placebo results.
 
     Raises
     ------
@@ -400,8 +433,8 @@ def synthetic_control(
         ysd = float(np.nanstd(Y[pre].to_numpy())) or 1.0
         X = ((X - X.mean()) / sd).fillna(0.0) * covariate_weight * ysd
     complete = Y.notna().all(axis=1) & (X.notna().all(axis=1) if X is not None else True)
-    units = [u for u in Y.index if complete[u]]
-    donors = [u for u in units if u != treated]
+    members = [u for u in Y.index if complete[u]]
+    donors = [u for u in members if u != treated]
     if len(donors) < 2:
         raise ImpactError(f"only {len(donors)} donor(s) have complete data; need at least 2.")
     w, synth, gap = _fit_one(Y, X, treated, donors, pre, post, method, intercept)
@@ -417,7 +450,7 @@ def synthetic_control(
         }
     )
     rows, gaps = [], {}
-    for unit in units:
+    for unit in members:
         if unit == treated:
             g = gap
         else:
@@ -443,9 +476,52 @@ def synthetic_control(
     p_eff = float((placebos["effect"].abs() >= abs(tr["effect"]) - 1e-12).mean())
     scale = max(float(np.nanstd(Y[pre].to_numpy())), 1e-9)
     n_exact = int((placebos.loc[~placebos["treated"], "pre_rmspe"] < 1e-6 * scale).sum())
+    column = series.attrs.get("outcome", "rate")
+    ratio_ok = n_exact <= 0.1 * (len(placebos) - 1)
+    effect = float(tr["effect"])
+    ci_low, ci_high = _placebo_interval(effect, placebos, conf_level)
+    others = placebos.loc[~placebos["treated"], "effect"].dropna()
+    se = float(others.std(ddof=1)) if len(others) > 1 else np.nan
+    n = len(placebos)
+    variant = "demeaned " if intercept else ""
+    post_gap = gap[post]
+    terms = pd.DataFrame({"term": [f"gap {int(y)}" for y in post_gap.index],
+                          "estimate": post_gap.to_numpy(dtype=float), "n": n})
     return SyntheticControlResult(
+        estimate=effect,
+        se=se,
+        ci_low=ci_low,
+        ci_high=ci_high,
+        p_value=p_value if ratio_ok else p_eff,
+        n_treated=1,
+        n_control=len(donors),
+        method=(f"{variant}synthetic control (non-negative donor weights summing to one, "
+                f"fitted on {len(pre)} pre-period year(s))"),
+        outcome=outcome_label or outcome_label_of(column),
+        units=units,
+        design="change" if intercept else "level",
+        conf_level=conf_level,
+        inference=(f"placebo-in-space permutation over {n} units: the synthetic control "
+                   f"refitted with each of the {n - 1} others as if treated; p-value = share "
+                   "of units with a post/pre RMSPE ratio (or, when many placebo fits are "
+                   "exact, an absolute average gap) at least the treated one's; interval = "
+                   f"the effect minus the central {round(conf_level * 100):d}% of placebo "
+                   "effects; standard error = standard deviation of the placebo effects"),
+        assumptions=[
+            "without the intervention the treated unit would have followed its synthetic "
+            "comparator (a convex combination of the donors) after the pre-period as before",
+            "no donor was affected by the intervention or by a shock of its own that the "
+            "treated unit did not share",
+            "the placebo effects describe how large a gap arises by chance",
+        ],
+        treated_label=treated,
+        control_label="its synthetic comparator",
+        terms=terms,
+        extra={"n_pre_years": len(pre), "pre_rmspe": float(tr["pre_rmspe"]),
+               "p_value_ratio": p_value, "p_value_effect": p_eff,
+               "n_exact_placebos": n_exact},
         treated=treated,
-        outcome=series.attrs.get("outcome", "rate"),
+        outcome_column=column,
         pre_years=pre,
         post_years=post,
         weights=weights,
@@ -453,10 +529,9 @@ def synthetic_control(
         pre_rmspe=float(tr["pre_rmspe"]),
         post_rmspe=float(tr["post_rmspe"]),
         ratio=float(tr["ratio"]),
-        effect=float(tr["effect"]),
         placebos=placebos.sort_values("ratio", ascending=False),
         placebo_gaps=pd.DataFrame(gaps).T,
-        p_value=p_value,
+        p_value_ratio=p_value,
         p_value_filtered=p_filt,
         rmspe_filter=rmspe_filter,
         p_value_effect=p_eff,
@@ -516,4 +591,5 @@ def authority_synthetic_control(
     return synthetic_control(
         series, name, pre_years=pre, post_years=post, covariates=X,
         covariate_weight=covariate_weight, intercept=intercept,
+        units="percentage points" if outcome in OUTCOMES else "",
     )

@@ -229,6 +229,54 @@ def test_did_no_change_interval_covers_zero_and_drops_unbalanced():
         compare.comparative_did(cmp.virtual, "attendance_rate", 2019, 2019)
 
 
+def test_did_result_is_an_estimate_computed_by_impact_did():
+    from nlc_eval.impact import Estimate, did
+    from nlc_eval.impact.estimate import TIDY_COLUMNS
+
+    panel = make_panel(n_per_la=60, planted={2019: -1.5, 2021: -1.5, 2023: -0.5, 2024: -0.5},
+                       seed=3)
+    cmp = compare.compare_authority(panel, "Home", k=5, features=["simd_q1_share", "roll"])
+    res = cmp.did("attendance_rate", 2019, 2024)
+    assert isinstance(res, Estimate) and isinstance(res, compare.DidResult)
+    tidy = res.tidy()
+    assert list(tidy.columns[:len(TIDY_COLUMNS)]) == TIDY_COLUMNS
+    assert list(tidy.columns[len(TIDY_COLUMNS):]) == ["n_schools", "n_dropped", "method"]
+    row = tidy.iloc[0]
+    assert row["term"] == "attendance_rate: change in gap 2019->2024"
+    assert (row["estimate"], row["std_error"], row["p_value"]) == (res.estimate, res.se,
+                                                                   res.p_value)
+    assert row["n"] == res.n_treated + res.n_control == 2 * res.n_schools
+    assert res.outcome == "attendance rate" and res.outcome_column == "attendance_rate"
+    assert res.units == "percentage points" and res.design == "change"
+    assert res.level == res.conf_level == 0.95
+    text = res.summary()
+    assert res.method in text and res.sentence() in text and "Assumptions:" in text
+    assert "virtual comparators are fixed at the baseline" in text
+    assert not any("without support" in a for a in res.assumptions)
+    # a balanced two-period DiD with unit and year effects is the mean change in each
+    # school's difference from its virtual comparator
+    v = cmp.virtual.loc[cmp.virtual["outcome"] == "attendance_rate"]
+    wide = v.pivot_table(index=["seed_code", "sector"], columns="year", values="difference")
+    assert res.estimate == pytest.approx((wide[2024] - wide[2019]).mean(), abs=1e-10)
+    # ... and it is nlc_eval.impact.did on the stacked panel, nothing else
+    p = compare.did_panel(cmp.virtual, "attendance_rate", 2019, 2024)
+    direct = did(p.assign(d=p["treated"] * p["post"]), "value", "d", "unit", "year",
+                 cluster="cluster")
+    assert (res.estimate, res.se, res.ci_low, res.ci_high, res.p_value) == (
+        direct.estimate, direct.se, direct.ci_low, direct.ci_high, direct.p_value)
+    assert res.inference == direct.inference
+
+
+def test_did_with_few_schools_uses_the_wild_cluster_bootstrap():
+    panel = make_panel(n_per_la=12, planted={y: -1.0 for y in YEARS}, seed=8)
+    cmp = compare.compare_authority(panel, "Home", k=3)
+    res = cmp.did("attendance_rate", 2019, 2024)
+    assert res.n_schools == 12
+    assert "wild cluster bootstrap" in res.inference and "12 clusters" in res.inference
+    assert res.ci_low < 0 < res.ci_high
+    assert np.isfinite(res.se) and res.summary()
+
+
 @pytest.mark.slow
 def test_gap_interval_coverage():
     """95% intervals of the yearly gap cover the planted truth in most replications."""
@@ -365,6 +413,53 @@ def test_synthetic_control_placebo_p_values_calibrated_under_no_effect():
         effects.append(res.effect)
     assert sum(p <= 0.1 for p in p_values) <= 3
     assert np.mean(np.abs(effects)) < 0.5
+
+
+def test_synthetic_control_result_is_an_estimate():
+    from nlc_eval.impact import Estimate
+    from nlc_eval.impact.estimate import TIDY_COLUMNS
+
+    Y, pre, post = _la_series(effect=-2.0, seed=11)
+    Y.attrs["outcome"] = "attendance_rate"
+    res = synthetic_control(Y, "Treated", pre_years=pre, post_years=post,
+                            units="percentage points")
+    assert isinstance(res, Estimate)
+    assert res.effect == res.estimate and res.n_treated == 1
+    assert res.n_control == len(res.weights) == res.n_units - 1
+    assert res.ratio_informative and res.p_value == res.p_value_ratio
+    assert (res.ci_low, res.ci_high) == res.placebo_interval() and res.conf_level == 0.9
+    others = res.placebos.loc[~res.placebos["treated"], "effect"]
+    assert res.se == pytest.approx(others.std(ddof=1))
+    lo, hi = np.quantile(others, [0.05, 0.95])
+    assert res.ci_low == pytest.approx(res.effect - hi) and res.ci_high == pytest.approx(
+        res.effect - lo)
+    tidy = res.tidy()
+    assert list(tidy.columns) == TIDY_COLUMNS
+    assert tidy["term"].tolist() == ["average post-period gap"] + [f"gap {y}" for y in post]
+    head = tidy.iloc[0]
+    assert (head["estimate"], head["p_value"], head["ci_low"]) == (res.effect, res.p_value,
+                                                                  res.ci_low)
+    gaps = res.path.loc[res.path["period"] == "post", "gap"].to_numpy()
+    np.testing.assert_allclose(tidy["estimate"].iloc[1:], gaps)
+    assert head["estimate"] == pytest.approx(gaps.mean())
+    assert res.outcome == "attendance rate" and res.outcome_column == "attendance_rate"
+    text = res.summary()
+    assert "placebo-in-space" in text and res.sentence() in text
+    assert "attendance rate differed" in res.sentence()
+
+
+def test_synthetic_control_reports_the_effect_p_value_when_placebo_fits_are_exact():
+    """With two pre-period years most placebos are fitted exactly by convex weights, so the
+    RMSPE ratio ranks nothing and the reported p-value is the average-gap one."""
+    Y, _, post = _la_series(effect=-1.0, seed=3, n_la=25)
+    res = synthetic_control(Y, "Treated", pre_years=[2018, 2019], post_years=post)
+    assert res.n_exact_placebos > 0.1 * (res.n_units - 1)
+    assert not res.ratio_informative
+    assert res.p_value == res.p_value_effect != res.p_value_ratio
+    share = (res.placebos["effect"].abs() >= abs(res.effect) - 1e-12).mean()
+    assert res.p_value == pytest.approx(share)
+    assert res.tidy().iloc[0]["p_value"] == res.p_value
+    assert f"placebo p = {res.p_value:.2f}" in res.sentence()
 
 
 def test_synthetic_control_bad_input():
