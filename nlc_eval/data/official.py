@@ -448,7 +448,9 @@ def _check_consistency(out: pd.DataFrame, raw: RawTable, published: dict[str, st
                  f"pupil roll ({out.at[label, 'roll']})")
     if all(c in published for c in RATE_PARTS):
         total = out[RATE_PARTS].astype("Float64").sum(axis=1, min_count=3)
-        off = total > 100 + RATE_TOLERANCE
+        parts = out[RATE_PARTS].astype("Float64")
+        in_range = ((parts >= 0) & (parts <= 100)).all(axis=1)  # else the schema says so
+        off = (total > 100 + RATE_TOLERANCE) & in_range
         if off.fillna(False).any():
             label = out.index[off.fillna(False).to_numpy(dtype=bool)][0]
             fail(off, RATE_PARTS[0], f"attendance and absence rates add up to "

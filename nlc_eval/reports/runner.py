@@ -24,7 +24,7 @@ from typing import Any
 import nbformat
 
 from nlc_eval.errors import ReportError
-from nlc_eval.reports import _html, export, manifest
+from nlc_eval.reports import _html, export, manifest, state
 from nlc_eval.reports._atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
 from nlc_eval.reports.jobs import ReportJob, check_unique, declared_parameters
 from nlc_eval.reports.kernels import ENGINE_NAME, KernelSlot, KernelStartError
@@ -51,6 +51,13 @@ class JobOutcome:
     results: dict[str, Any] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     started: str = ""
+    #: what the report depends on (see :mod:`nlc_eval.reports.state`)
+    fingerprint: str = ""
+    fingerprint_parts: dict[str, str] = field(default_factory=dict)
+    #: True when an up-to-date page of an earlier run was kept instead of re-running
+    reused: bool = False
+    stale: bool = False
+    stale_reason: str = ""
 
     @property
     def ok(self) -> bool:
@@ -69,6 +76,8 @@ class BatchResult:
     index_path: Path
     manifest_path: Path
     duration_s: float
+    #: names of reports in the folder from earlier runs whose inputs changed since
+    stale: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> list[JobOutcome]:
@@ -78,11 +87,24 @@ class BatchResult:
     def exit_code(self) -> int:
         return 1 if self.failed else 0
 
+    @property
+    def reused(self) -> list[JobOutcome]:
+        return [o for o in self.outcomes if o.reused]
+
     def summary(self) -> str:
-        """A few lines for the terminal: counts, time, and every failure with its error."""
+        """A few lines for the terminal: counts, time, stale pages and every failure."""
         n = len(self.outcomes)
-        lines = [f"{n - len(self.failed)} of {n} reports produced in {self.duration_s:.1f} s; "
-                 f"index: {self.index_path}"]
+        kept = len(self.reused)
+        lines = [f"{n - len(self.failed)} of {n} reports produced in {self.duration_s:.1f} s"
+                 + (f" ({kept} up to date, not re-run)" if kept else "")
+                 + f"; index: {self.index_path}"]
+        if self.stale:
+            lines.append(f"{len(self.stale)} report(s) of earlier runs are out of date: "
+                         f"{', '.join(self.stale[:10])}"
+                         + (" ..." if len(self.stale) > 10 else "")
+                         + " (rerun them, or all with --force)")
+        if self.failed:
+            lines.append(f"{len(self.failed)} report(s) failed:")
         for o in self.failed:
             lines.append(f"FAILED {o.name}: {o.error}")
         return "\n".join(lines)
@@ -96,7 +118,8 @@ def execute_job(job: ReportJob, out_dir: str | Path, staging: str | Path,
                 slot: KernelSlot | None = None, *, kernel_name: str = "python3",
                 cell_timeout: float | None = 600, retries: int = 3,
                 kernel_cwd: str | None = None,
-                check: PublicationCheck | None = None) -> JobOutcome:
+                check: PublicationCheck | None = None,
+                remove_stale: bool = True) -> JobOutcome:
     """Execute one report notebook and publish its outputs atomically.
 
     Parameters
@@ -114,6 +137,9 @@ def execute_job(job: ReportJob, out_dir: str | Path, staging: str | Path,
         Kernel spec, per-cell time limit in seconds, kernel start attempts, working directory.
     check : PublicationCheck, optional
         A page that fails it is not published; the report is recorded as failed.
+    remove_stale : bool
+        Remove earlier published files of a report that failed (the batch does it itself,
+        after the index stops linking them).
 
     Returns
     -------
@@ -199,11 +225,17 @@ def execute_job(job: ReportJob, out_dir: str | Path, staging: str | Path,
         tmp_nb.unlink(missing_ok=True)
         tmp_json.unlink(missing_ok=True)
         outcome.duration_s = round(time.perf_counter() - t0, 3)
-    if not outcome.ok:
-        for suffix in (".html", ".ipynb", ".json"):
-            (out_dir / f"{job.name}{suffix}").unlink(missing_ok=True)
-        export.remove(out_dir, job.name)
+    if not outcome.ok and remove_stale:
+        remove_published(out_dir, job.name)
     return outcome
+
+
+def remove_published(out_dir: str | Path, name: str) -> None:
+    """Remove every published file of report ``name`` (after a failure)."""
+    out_dir = Path(out_dir)
+    for suffix in (".html", ".ipynb", ".json"):
+        (out_dir / f"{name}{suffix}").unlink(missing_ok=True)
+    export.remove(out_dir, name)
 
 
 def _first_line(text: str, limit: int = 400) -> str:
@@ -263,7 +295,7 @@ def _run_local(jobs: list[ReportJob], out_dir: Path, staging: Path, n_workers: i
                 try:
                     outcome = execute_job(job, out_dir, staging, slot, kernel_name=kernel_name,
                                           cell_timeout=cell_timeout, retries=retries,
-                                          check=check)
+                                          check=check, remove_stale=False)
                 except Exception as exc:  # noqa: BLE001 - defensive: record and go on
                     outcome = JobOutcome(name=job.name, kind=job.kind, ident=job.ident,
                                          title=job.title, notebook=job.notebook,
@@ -326,7 +358,7 @@ def run_jobs(jobs: list[ReportJob], out_dir: str | Path, *, n_jobs: int = 2,
              title: str = "Reports", subtitle: str = "",
              check: PublicationCheck | None = None, schools: list[dict] | None = None,
              family_members: dict[str, list[str]] | None = None,
-             pdf: bool = True) -> BatchResult:
+             pdf: bool = True, force: bool = False) -> BatchResult:
     """Run report notebooks and write ``index.html`` and ``manifest.json`` under ``out_dir``.
 
     Parameters
@@ -360,74 +392,140 @@ def run_jobs(jobs: list[ReportJob], out_dir: str | Path, *, n_jobs: int = 2,
         :func:`nlc_eval.reports._html.index_html`).
     pdf : bool
         Also print every published page to PDF (headless Chromium, one session).
+    force : bool
+        Re-run every report. Otherwise a report whose notebook, parameters, input files
+        and kit are unchanged since its page in ``out_dir`` was produced is kept as it is.
+
+    Notes
+    -----
+    One batch at a time writes a folder (:class:`~nlc_eval.reports.state.FolderLock`).
+    The index, status page and manifest cover every report in the folder, this batch's
+    and earlier ones (marked stale when out of date), and are rewritten atomically after
+    each report, so a batch killed at any moment leaves whole pages and an index whose
+    links resolve; the next run cleans the scratch files and completes the rest.
 
     Returns
     -------
     BatchResult
         Failures are recorded, not raised; see :attr:`BatchResult.exit_code`.
     """
-    from tqdm.auto import tqdm
-
     check_unique(jobs)
     check = PublicationCheck() if check is None else check
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    with state.FolderLock(out_dir):
+        return _run_locked(
+            jobs, out_dir, n_jobs=n_jobs, executor=executor, warm=warm,
+            kernel_name=kernel_name, cell_timeout=cell_timeout, retries=retries,
+            progress=progress, inputs=inputs, batch_parameters=batch_parameters, title=title,
+            subtitle=subtitle, check=check, schools=schools, family_members=family_members,
+            pdf=pdf, force=force)
+
+
+def _run_locked(jobs: list[ReportJob], out_dir: Path, *, n_jobs: int, executor: Any,
+                warm: bool, kernel_name: str, cell_timeout: float | None, retries: int,
+                progress: bool, inputs: list[str | Path] | None,
+                batch_parameters: dict | None, title: str, subtitle: str,
+                check: PublicationCheck, schools: list[dict] | None,
+                family_members: dict[str, list[str]] | None, pdf: bool,
+                force: bool) -> BatchResult:
+    """:func:`run_jobs` once the folder's lock is held."""
+    from tqdm.auto import tqdm
+
+    state.clean_leftovers(out_dir)
+    previous = state.previous_entries(state.read_manifest(out_dir))
+    hashed_inputs = manifest.hash_inputs(inputs or [])
+    digest = state.inputs_digest(hashed_inputs)
+    kit = state.kit_fingerprint()
+    prints: dict[str, tuple[str, dict[str, str]]] = {}
+    todo: list[ReportJob] = []
+    outcomes: list[JobOutcome] = []
+    for job in jobs:
+        parts = state.fingerprint_parts(job.notebook, job.parameters, digest, kit)
+        fp = state.fingerprint(parts)
+        prints[job.name] = (fp, parts)
+        before = previous.get(job.name)
+        if not force and state.is_current(before, fp, out_dir):
+            kept = JobOutcome(**state.outcome_fields(before, JobOutcome))
+            kept.reused, kept.stale, kept.stale_reason = True, False, ""
+            outcomes.append(kept)
+        else:
+            todo.append(job)
     staging = out_dir / f".staging-{uuid.uuid4().hex[:10]}"
     staging.mkdir()
-    outcomes: list[JobOutcome] = []
     lock = threading.Lock()
-    bar = tqdm(total=len(jobs), desc="reports", unit="report", disable=not progress,
-               file=sys.stderr)
+    bar = tqdm(total=len(jobs), initial=len(outcomes), desc="reports", unit="report",
+               disable=not progress, file=sys.stderr)
+    t0 = time.perf_counter()
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    notebooks = manifest.hash_inputs(sorted({job.notebook for job in jobs}))
+    order = {job.name: i for i, job in enumerate(jobs)}
+    pdf_errors: dict[str, str] = {}
+    recorded = {"git_commit": manifest.git_commit(), "kit_fingerprint": kit,
+                "lock_file": state.lock_file_info(), "packages": manifest.package_versions()}
+
+    def publish() -> tuple[Path, Path, list[dict[str, Any]]]:
+        """Index, status page and manifest of every report now in the folder."""
+        outcomes.sort(key=lambda o: order.get(o.name, len(order)))
+        entries = state.merge([o.to_dict() for o in outcomes], previous, out_dir, digest, kit)
+        index = atomic_write_text(
+            out_dir / "index.html",
+            _html.index_html(entries, title=title, subtitle=subtitle, schools=schools,
+                             family_members=family_members))
+        atomic_write_text(out_dir / "status.html", _html.status_html(entries, title=title))
+        doc = {
+            "title": title,
+            "started": started,
+            "duration_s": round(time.perf_counter() - t0, 3),
+            "executor": executor if isinstance(executor, str) else type(executor).__name__,
+            "n_jobs": n_jobs,
+            "warm_kernels": bool(warm) and isinstance(executor, str)
+            and executor in ("", "local"),
+            "parameters": batch_parameters or {},
+            **recorded,
+            "inputs": hashed_inputs,
+            "notebooks": notebooks,
+            "this_run": {"ran": [o.name for o in outcomes if not o.reused],
+                         "up_to_date": [o.name for o in outcomes if o.reused],
+                         "force": force},
+            "n_reports": len(entries),
+            "n_failed": sum(e.get("status") != "ok" for e in entries),
+            "n_stale": sum(bool(e.get("stale")) for e in entries),
+            "pdf_errors": pdf_errors,
+            "reports": [{k: v for k, v in e.items() if k != "results"} for e in entries],
+        }
+        return index, atomic_write_json(out_dir / "manifest.json", doc), entries
 
     def on_done(outcome: JobOutcome) -> None:
         with lock:
+            outcome.fingerprint, outcome.fingerprint_parts = prints.get(outcome.name,
+                                                                        ("", {}))
             outcomes.append(outcome)
+            # the index stops linking a failed report before its old files go
+            publish()
+            if not outcome.ok:
+                remove_published(out_dir, outcome.name)
             bar.update(1)
             if not outcome.ok:
                 bar.write(f"failed: {outcome.name}: {outcome.error}", file=sys.stderr)
 
-    t0 = time.perf_counter()
-    started = datetime.now(UTC).isoformat(timespec="seconds")
     try:
-        if isinstance(executor, str) and executor in ("", "local"):
-            _run_local(jobs, out_dir, staging, n_jobs, warm, kernel_name, cell_timeout,
+        if not todo:
+            pass
+        elif isinstance(executor, str) and executor in ("", "local"):
+            _run_local(todo, out_dir, staging, n_jobs, warm, kernel_name, cell_timeout,
                        retries, on_done, check)
         else:
-            _run_dask(jobs, out_dir, staging, executor, kernel_name, cell_timeout, retries,
+            _run_dask(todo, out_dir, staging, executor, kernel_name, cell_timeout, retries,
                       on_done, check)
     finally:
         bar.close()
         shutil.rmtree(staging, ignore_errors=True)
     duration = time.perf_counter() - t0
-    order = {job.name: i for i, job in enumerate(jobs)}
+    fresh = [o.name for o in outcomes if o.ok and not o.reused]
+    if pdf and fresh:
+        pdf_errors.update(export.print_pdfs(out_dir, fresh))
+    index_path, manifest_path, entries = publish()
     outcomes.sort(key=lambda o: order.get(o.name, len(order)))
-
-    pdf_errors = export.print_pdfs(out_dir, [o.name for o in outcomes if o.ok]) if pdf else {}
-    index_path = atomic_write_text(
-        out_dir / "index.html",
-        _html.index_html([o.to_dict() for o in outcomes], title=title, subtitle=subtitle,
-                         schools=schools, family_members=family_members))
-    atomic_write_text(out_dir / "status.html",
-                      _html.status_html([o.to_dict() for o in outcomes], title=title))
-    notebooks = sorted({job.notebook for job in jobs})
-    doc = {
-        "title": title,
-        "started": started,
-        "duration_s": round(duration, 3),
-        "executor": executor if isinstance(executor, str) else type(executor).__name__,
-        "n_jobs": n_jobs,
-        "warm_kernels": bool(warm) and isinstance(executor, str) and executor in ("", "local"),
-        "parameters": batch_parameters or {},
-        "git_commit": manifest.git_commit(),
-        "packages": manifest.package_versions(),
-        "inputs": manifest.hash_inputs(inputs or []),
-        "notebooks": manifest.hash_inputs(notebooks),
-        "n_reports": len(outcomes),
-        "n_failed": sum(not o.ok for o in outcomes),
-        "pdf_errors": pdf_errors,
-        "reports": [{k: v for k, v in o.to_dict().items() if k != "results"}
-                    for o in outcomes],
-    }
-    manifest_path = atomic_write_json(out_dir / "manifest.json", doc)
     return BatchResult(outcomes=outcomes, out_dir=out_dir, index_path=index_path,
-                       manifest_path=manifest_path, duration_s=duration)
+                       manifest_path=manifest_path, duration_s=duration,
+                       stale=[e["name"] for e in entries if e.get("stale")])
