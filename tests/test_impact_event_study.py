@@ -158,6 +158,33 @@ def test_matches_csdid_group_time_effects_aggregations_and_analytical_ses(contro
     assert np.allclose(ge.loc[grp["egt"], "std_error"] * f, grp["se_egt"], atol=1e-6, rtol=0)
 
 
+def test_matches_csdid_when_every_unit_is_eventually_treated():
+    """No never-treated units, not-yet-treated comparisons. csdid (like R's did) then treats
+    the last cohort as never treated and drops its cells; we also estimate that cohort's
+    pre-treatment cells from the cohorts still untreated. Every csdid cell and every
+    aggregation (post-treatment cells only) agree to 1e-6."""
+    p = panel(seed=3, n_units=300, dynamic=0.3)
+    p.loc[p["first"] == 0, "first"] = 6
+    n = p["unit"].nunique()
+    f = np.sqrt((n - 1) / n)
+    es = event_study(p, "y", "unit", "period", "first")
+    res, aggs = _csdid(p, "notyettreated", "varying")
+    ref = pd.DataFrame({"cohort": res["group"], "period": res["year"], "att": res["att"],
+                        "se": res["se"]})
+    gt = es.extra["group_time"]
+    m = ref.merge(gt, on=["cohort", "period"], how="left", suffixes=("_cs", ""))
+    assert len(m) == 12 and np.max(np.abs(m["att"] - m["att_cs"])) < 1e-6
+    assert np.max(np.abs(m["std_error"] * f - m["se"])) < 1e-6
+    extra = gt[~gt.set_index(["cohort", "period"]).index.isin(
+        ref.set_index(["cohort", "period"]).index)]
+    assert set(extra["cohort"]) == {6} and (extra["event_time"] < 0).all()
+    agg = es.extra["aggregations"].set_index("term")
+    for typ in ("simple", "dynamic", "group"):
+        assert agg.loc[typ, "estimate"] == pytest.approx(aggs[typ]["overall_att"], abs=1e-6)
+        assert agg.loc[typ, "std_error"] * f == pytest.approx(aggs[typ]["overall_se"],
+                                                              abs=1e-6)
+
+
 def test_bad_base_period_and_outcome_are_named():
     p = panel(seed=2, n_units=60)
     with pytest.raises(ImpactError, match="base_period='first'"):
