@@ -138,7 +138,8 @@ def _coverage_row(seed, truth, name, level, est, lo=None, hi=None, n=None) -> di
             "n_treated": int(est.n_treated if n is None else n)}
 
 
-def bench_synthetic(seeds: int, start: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+def bench_synthetic(seeds: int, start: int = 0, cohort_only: bool = False
+                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Coverage of the planted attendance effects over ``seeds`` synthetic authorities.
 
     The designs come from the library (:mod:`nlc_eval.reports.impact_models`): the pooled
@@ -169,6 +170,11 @@ def bench_synthetic(seeds: int, start: int = 0) -> tuple[pd.DataFrame, pd.DataFr
         for level in ("intensive", "additional"):
             add("entry cohorts, every term (reports' default)", level,
                 im.cohort_effect(design, level=level, random_state=s))
+        if cohort_only:
+            print(f"  seed {s} ({time.perf_counter() - t0:.0f}s): " + "; ".join(
+                f"{r['level'][:3]} {r['estimate']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]"
+                for r in rows if r["seed"] == s), flush=True)
+            continue
         add("entry cohort, reference session term 1 only", "intensive",
             im.cohort_effect(first_term, level="intensive", random_state=s))
         d = design[(design.treated == 0) | (design.level == "intensive")]
@@ -185,14 +191,19 @@ def bench_synthetic(seeds: int, start: int = 0) -> tuple[pd.DataFrame, pd.DataFr
             f"{r['estimator'].split(' (')[0].split(',')[0]} {r['level'][:3]} "
             f"{r['estimate']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}] truth {r['truth']}"
             for r in last), flush=True)
-    per = pd.DataFrame(rows)
+    return summarise(pd.DataFrame(rows)), pd.DataFrame(rows)
+
+
+def summarise(per: pd.DataFrame) -> pd.DataFrame:
+    """Coverage table from per-seed rows (``seed, estimator, level, truth, estimate, ...``)."""
+    per = per.copy()
     per["covered"] = (per.ci_low <= per.truth) & (per.truth <= per.ci_high)
     per["width"] = per.ci_high - per.ci_low
     summary = per.groupby(["estimator", "level"], sort=False).agg(
         seeds=("seed", "size"), truth=("truth", "mean"), mean_estimate=("estimate", "mean"),
         sd_estimate=("estimate", "std"), mean_ci_width=("width", "mean"),
         mean_n_treated=("n_treated", "mean"), coverage_95=("covered", "mean")).reset_index()
-    return summary, per
+    return summary
 
 
 def bench_panels(seeds: int) -> pd.DataFrame:
@@ -222,6 +233,12 @@ def main(argv=None) -> int:
     ap.add_argument("--seed-start", type=int, default=0, help="first synthetic authority seed")
     ap.add_argument("--write", action="store_true", help="write the results file")
     ap.add_argument("--out", default="impact.md", help="results file in benchmarks/results/")
+    ap.add_argument("--cohort-only", action="store_true",
+                    help="synthetic authority: only the reports' entry-cohort estimates")
+    ap.add_argument("--no-speed", action="store_true", help="skip the speed and LaLonde parts")
+    ap.add_argument("--per-seed", default="", help="CSV file for the per-seed estimates")
+    ap.add_argument("--summarise", nargs="*", default=None,
+                    help="only summarise per-seed CSV files written by earlier runs")
     args = ap.parse_args(argv)
     sections = []
 
@@ -231,15 +248,25 @@ def main(argv=None) -> int:
         sections.append(f"## {title}\n\n{note}\n\n```\n{text}\n```\n")
 
     cmd = "python benchmarks/bench_impact.py " + " ".join(argv or sys.argv[1:])
-    show("Speed: 48,000 pupils x 6 terms", bench_speed(),
-         "Planted effect 2.0; wall-clock seconds on the shared 2-core machine.")
-    show("LaLonde (NSW treated vs CPS comparison)", bench_lalonde(args.lalonde_boot),
-         "Experimental answer $1,794; 95% intervals.")
+    if args.summarise is not None:
+        per = pd.concat([pd.read_csv(f) for f in args.summarise], ignore_index=True)
+        show("Coverage on the synthetic authority (attendance)", summarise(per),
+             f"Seeds {per.seed.min()} to {per.seed.max()} ({per.seed.nunique()} authorities), "
+             "from " + ", ".join(f"`{f}`" for f in args.summarise) + ".")
+        args.seeds = args.panel_seeds = 0
+        args.no_speed = True
+    if not args.no_speed:
+        show("Speed: 48,000 pupils x 6 terms", bench_speed(),
+             "Planted effect 2.0; wall-clock seconds on the shared 2-core machine.")
+        show("LaLonde (NSW treated vs CPS comparison)", bench_lalonde(args.lalonde_boot),
+             "Experimental answer $1,794; 95% intervals.")
     if args.panel_seeds:
         show("Coverage on simulated panels", bench_panels(args.panel_seeds),
              "Planted effect 1.0, 600 units x 6 periods, treatment by cluster (23 clusters).")
     if args.seeds:
-        summary, per = bench_synthetic(args.seeds, args.seed_start)
+        summary, per = bench_synthetic(args.seeds, args.seed_start, args.cohort_only)
+        if args.per_seed:
+            per.to_csv(args.per_seed, index=False)
         show("Coverage on the synthetic authority (attendance)", summary,
              "Planted effect from `authority(seed).truth` (3.0 intensive, 1.5 additional "
              "percentage points); 95% intervals; one authority per seed (seeds "
