@@ -32,7 +32,9 @@ COUNT_HEADERS = ("Pupils", "Learners", "Comparison learners", "Supports", "Unive
                  "Additional", "Intensive", "Sessions planned", "Sessions attended",
                  "Ended successfully", "Ended otherwise", "Ongoing", "Supported pupils",
                  "Supported care-experienced", "Community leadership supports",
-                 "Number of", "Supported learners")
+                 "Number of", "Supported learners", "Support sessions", "Universal supports",
+                 "Additional supports", "Intensive supports", "Supports ended",
+                 "Supports ongoing")
 # elements (not stylesheet rules) that only source code produces
 _CODE = re.compile(r'class="[^"]*\b(highlight|jp-CodeMirrorEditor|jp-InputArea-editor|input_area)\b')
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-/]{5,}")

@@ -56,6 +56,8 @@ class Section:
     figures: dict[str, Figure] = field(default_factory=dict)
     results: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: show each sentence as its own paragraph (for a summary that lists findings)
+    split: bool = False
 
     @property
     def text(self) -> str:
@@ -64,9 +66,15 @@ class Section:
 
     def show_text(self) -> None:
         """Display the sentences as one paragraph (nothing when there are none)."""
-        if self.text:
-            from nlc_eval.reports import present
+        if not self.text:
+            return
+        from nlc_eval.reports import present
 
+        if self.split:
+            for sentence in [*self.sentences, " ".join(self.notes)]:
+                if sentence:
+                    present.paragraph(sentence)
+        else:
             present.paragraph(self.text)
 
     def show_table(self, name: str) -> None:
@@ -262,6 +270,38 @@ def school_profiles(ctx, schools: pd.DataFrame, *, total: bool = True) -> pd.Dat
     out.attrs["disclosure"]["cells"] += [{"row": r, "column": fsm, "reason": "derivable"}
                                          for r, hide in zip(t.index, small, strict=True)
                                          if hide]
+    if not total:
+        return out
+    q1, q5 = (pd.to_numeric(s[f"simd_q{i}"], errors="coerce").sum() for i in (1, 5))
+    att = pd.to_numeric(s.get("attendance_rate"), errors="coerce") if "attendance_rate" in s \
+        else pd.Series(np.nan, index=s.index)
+    w = pd.to_numeric(s["roll"], errors="coerce").where(att.notna())
+    k = float(known.sum())
+    return total_row(out, {
+        "Sector": "All", lab("simd_q1_pct"): round(100 * q1 / k, 1) if k else np.nan,
+        lab("simd_q5_pct"): round(100 * q5 / k, 1) if k else np.nan,
+        lab("fsm_pct"): "not calculated",
+        lab("census_attendance"): round(float((att * w).sum() / w.sum()), 1)
+        if w.sum() else np.nan})
+
+
+def total_row(table: pd.DataFrame, values: dict[str, Any], name: str = "Total"
+              ) -> pd.DataFrame:
+    """Fill the cells of a suppressed table's total row that suppression does not sum.
+
+    Counts in the total row come from :func:`nlc_eval.disclosure.suppress`; a school count,
+    a rate of the whole group or a label is filled here, so no cell of the total row is
+    left missing (a missing cell would read as a hidden one).
+    """
+    if name not in table.index:
+        return table
+    out = table.copy()
+    for col, v in values.items():
+        if col in out.columns:
+            if isinstance(v, str) and not pd.api.types.is_object_dtype(out[col]):
+                out[col] = out[col].astype(object)
+            out.loc[name, col] = v
+    out.attrs = table.attrs
     return out
 
 
@@ -286,6 +326,24 @@ def simd_figure_data(profiles: pd.DataFrame, schools: pd.DataFrame) -> pd.DataFr
         out.loc[small, f"simd_q{i}_share"] = np.nan
     out = (100 * out).round(1)
     return out.reset_index().rename(columns={"label": "school_name"})
+
+
+def map_data(ctx, members: pd.DataFrame) -> pd.DataFrame:
+    """Schools of a family map: name, family, pupils on roll and % in SIMD Q1 (suppressed).
+
+    A school's share is blank when 1-4 of its pupils live in quintile 1 (beside the roll
+    it would give the count away).
+    """
+    q1 = pd.to_numeric(ctx.schools.set_index(ctx.schools["seed_code"].astype(str))["simd_q1"],
+                       errors="coerce")
+    counts = members["seed_code"].astype(str).map(q1)
+    share = (100 * pd.to_numeric(members["simd_q1_share"], errors="coerce")).round(1)
+    share = share.where(~((counts >= 1) & (counts < 5)))
+    return pd.DataFrame({"School": members["school_name"].astype(str).to_numpy(),
+                         "Family": members["family"].astype(str).to_numpy(),
+                         measures.label("roll"): pd.to_numeric(members["roll"], errors="coerce")
+                         .round().astype("Int64").to_numpy(),
+                         measures.label("simd_q1_pct"): share.to_numpy()})
 
 
 def headlines_markdown(results: dict[str, Any]) -> str:

@@ -19,6 +19,7 @@ from nlc_eval.reports.sections._common import (
     num,
     q1_share,
     suppress,
+    total_row,
 )
 from nlc_eval.reports.sections.cluster import census_source
 
@@ -48,9 +49,16 @@ def cluster_profiles(schools: pd.DataFrame) -> pd.DataFrame:
     t[lab("census_attendance")] = (g["att_x_roll"].sum()
                                    / g["roll_att"].sum().replace(0, np.nan)).round(1)
     t.index.name = "Cluster"
-    return suppress(t, margins="row", count_columns=[lab("roll"), lab("simd_q1_pupils")],
-                    rate_columns={lab("simd_q1_pct"): (lab("simd_q1_pupils"), lab("roll")),
-                                  lab("census_attendance"): (None, lab("roll"))})
+    out = suppress(t, margins="row", count_columns=[lab("roll"), lab("simd_q1_pupils")],
+                   rate_columns={lab("simd_q1_pct"): (lab("simd_q1_pupils"), lab("roll")),
+                                 lab("census_attendance"): (None, lab("roll"))})
+    # the total row's school count and rates are the authority's (not hidden cells)
+    return total_row(out, {lab("schools"): int(len(s)),
+                           lab("simd_q1_pct"): round(100 * s["q1"].sum() / s["known"].sum(), 1)
+                           if s["known"].sum() else np.nan,
+                           lab("census_attendance"): round(s["att_x_roll"].sum()
+                                                           / s["roll_att"].sum(), 1)
+                           if s["roll_att"].sum() else np.nan})
 
 
 def who(ctx) -> Section:
@@ -127,6 +135,7 @@ def dashboard(ctx) -> Section:
     head = tracking.authority_headline(ctx)
     sec = tracking.dashboard(ctx, None)
     sec.sentences = head.sentences + [s for s in sec.sentences]
+    sec.split = True
     sec.notes = head.notes + sec.notes
     sec.results["headline"] = head.results
     sec.results["headlines"] = head.results.get("headlines", sec.results.get("headlines", []))

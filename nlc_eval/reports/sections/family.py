@@ -16,6 +16,7 @@ from nlc_eval.reports.sections._common import (
     check_family,
     collect,
     families_of,
+    map_data,
     num,
     q1_share,
     school_profiles,
@@ -99,13 +100,7 @@ def members(ctx, family: str) -> Section:
         notes=("Families are formed from pupils on roll and the SIMD profile of each school's "
                "pupils; schools of the same cluster are kept apart.",))
     group = fam.members[fam.members["group"] == m["group"].iloc[0]] if len(m) else m
-    data = pd.DataFrame({"School": group["school_name"].astype(str).to_numpy(),
-                         "Family": group["family"].astype(str).to_numpy(),
-                         lab("roll"): pd.to_numeric(group["roll"], errors="coerce")
-                         .round().astype("Int64").to_numpy(),
-                         lab("simd_q1_pct"): (100 * pd.to_numeric(group["simd_q1_share"],
-                                                                  errors="coerce")).round(0)
-                         .to_numpy()})
+    data = map_data(ctx, group)
     sec.figures["map"] = Figure(
         "family_map", data, {"x": lab("roll"), "y": lab("simd_q1_pct"), "family": "Family",
                              "highlight": family},

@@ -8,7 +8,15 @@ import pandas as pd
 
 from nlc_eval.errors import ReportError
 from nlc_eval.reports import measures
-from nlc_eval.reports.sections._common import Figure, Section, Table, collect, num, suppress
+from nlc_eval.reports.sections._common import (
+    Figure,
+    Section,
+    Table,
+    collect,
+    map_data,
+    num,
+    suppress,
+)
 from nlc_eval.reports.sections.cluster import census_source
 
 lab = measures.label
@@ -74,13 +82,7 @@ def form(ctx, *, sector: str = "primary", size: tuple[int, int] = (6, 10),
         f"similar schools; the size bounds{' and the cluster rule' if cannot_link else ''} "
         f"cost {r['ratio_to_kmeans']:.2f} times the spread of unconstrained k-means.")
     m = res.members
-    data = pd.DataFrame({"School": m["school_name"].astype(str).to_numpy(),
-                         "Family": m["family"].astype(str).to_numpy(),
-                         lab("roll"): pd.to_numeric(m["roll"], errors="coerce").round()
-                         .astype("Int64").to_numpy(),
-                         lab("simd_q1_pct"): (100 * pd.to_numeric(m["simd_q1_share"],
-                                                                  errors="coerce")).round(0)
-                         .to_numpy()})
+    data = map_data(ctx, m)
     sec.figures["map"] = Figure(
         "family_map", data, {"x": lab("roll"), "y": lab("simd_q1_pct"), "family": "Family"},
         caption=f"{sector.capitalize()} schools by pupils on roll and share in SIMD quintile "

@@ -48,7 +48,7 @@ def summary(ctx, *, cluster: str = "") -> Section:
     span = estimate_sessions(ctx)
     place = cl or ctx.authority_name
     src = measures.source_line("effect", pupil_source=ctx.pupil_source)
-    sec = Section()
+    sec = Section(split=True)
     auth = eff[eff["scope"] == "authority"].iloc[0]
     if pd.notna(auth.get("estimate")):
         sec.sentences.append(
