@@ -185,6 +185,25 @@ def test_matches_csdid_when_every_unit_is_eventually_treated():
                                                               abs=1e-6)
 
 
+def test_weights_influence_equals_csdid_wif():
+    """The closed form of the weights' influence term equals csdid's ``wif`` matrix times
+    the effects (divided by n, our scale), for unequal cohorts and repeated cells."""
+    from csdid.aggte_fnc.utils import wif
+
+    from nlc_eval.impact.event_study import weights_influence
+
+    rng = np.random.default_rng(0)
+    unit_cohort = rng.choice([2.0, 3.0, 5.0, np.inf], size=500, p=[0.2, 0.3, 0.1, 0.4])
+    cell_cohort = np.array([2.0, 2.0, 3.0, 3.0, 3.0, 5.0])
+    share = np.array([np.mean(unit_cohort == g) for g in cell_cohort])
+    att = rng.normal(size=len(cell_cohort))
+    G = np.where(np.isfinite(unit_cohort), unit_cohort, 0.0)
+    ref = wif(np.arange(len(cell_cohort)), share, np.ones(len(G)), G, cell_cohort) @ att
+    ours = weights_influence(cell_cohort, unit_cohort, share, att)
+    assert np.allclose(ours * len(G), ref, atol=1e-12, rtol=0)
+    assert np.abs(ref).max() > 0.1
+
+
 def test_bad_base_period_and_outcome_are_named():
     p = panel(seed=2, n_units=60)
     with pytest.raises(ImpactError, match="base_period='first'"):
