@@ -244,3 +244,24 @@ def test_errors_name_the_column_and_the_fix():
     arms = d.assign(arm=d["arm"].where(d["treated"] == 0))
     with pytest.raises(ImpactError, match="treatment-arm column 'arm' has missing values"):
         entry_cohort_effect(arms, **kw, arm="arm")
+
+
+def test_text_and_categorical_covariates_are_one_hot_encoded():
+    d = _design(seed=7)
+    kw = {"outcome": "y", "treatment": "treated", "strata": ["cohort", "cluster"],
+          "cluster": "cluster", "polynomial": {"prior": 3}}
+    est = entry_cohort_effect(d, covariates=["flag", "stage"], **kw)
+    r, X, y = _explicit(d, ["treated"], polynomial={"prior": 3}, covariates=["flag"],
+                        factors=["stage"])
+    fit = sm.OLS(y, X).fit()
+    assert est.estimate == pytest.approx(fit.params[0], abs=1e-8)
+    assert est.reference_levels == {"stage": "P1"}
+    assert est.extra["covariates"][-2:] == ["stage=P2", "stage=P3"]
+    # a category column's reference is its first declared category
+    cat = d.assign(stage=pd.Categorical(d["stage"], categories=["P3", "P1", "P2"]))
+    est_cat = entry_cohort_effect(cat, covariates=["flag", "stage"], **kw)
+    assert est_cat.reference_levels == {"stage": "P3"}
+    assert est_cat.estimate == pytest.approx(est.estimate, abs=1e-8)
+    with pytest.raises(ImpactError, match="'label'.*identifier"):
+        entry_cohort_effect(d.assign(label=[f"u{i}" for i in range(len(d))]),
+                            covariates=["label"], **kw)

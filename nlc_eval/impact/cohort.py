@@ -46,6 +46,7 @@ import pandas as pd
 from nlc_eval.errors import ImpactError
 
 from . import _validate as v
+from ._covariates import encode_covariates
 from .estimate import Estimate
 from .inference import ols_cluster
 
@@ -202,6 +203,29 @@ def adjustment_matrix(d: pd.DataFrame, polynomial: Mapping[str, int] | None = No
     return np.column_stack(cols), names, reference
 
 
+def _encode_text(design, covariates, outcome, treatment, strata, cluster):
+    """One-hot encode the categorical and text covariates (numbers and booleans stay).
+
+    Returns the design (with the dummies added), the covariate names (dummies in place of
+    each encoded column) and the reference levels.
+    """
+    text = [c for c in covariates if not pd.api.types.is_numeric_dtype(design[c])]
+    if not text:
+        return design, covariates, {}
+    exclude = {treatment: "treatment", cluster: "cluster", **{s: "stratum" for s in strata}}
+    names: list[str] = []
+    refs: dict[str, str] = {}
+    for c in covariates:
+        if c not in text:
+            names.append(c)
+            continue
+        enc = encode_covariates(design, [c], outcome=outcome, exclude=exclude)
+        design = enc.data
+        names.extend(enc.names)
+        refs.update(enc.reference_levels)
+    return design, names, refs
+
+
 def _check_inputs(design, outcome, treatment, strata, cluster, covariates, polynomial,
                   factors, arm, unit):
     v.require_frame(design)
@@ -213,7 +237,7 @@ def _check_inputs(design, outcome, treatment, strata, cluster, covariates, polyn
     v.require_no_missing(design, [cluster], role="cluster column")
     v.require_no_missing(design, [*covariates, *polynomial, *factors], role="covariate")
     v.require_numeric(design, [outcome], role="outcome")
-    v.require_numeric(design, [*covariates, *polynomial], role="covariate")
+    v.require_numeric(design, [*polynomial], role="covariate")
     for col, degree in polynomial.items():
         if not isinstance(degree, (int, np.integer)) or degree < 1:
             raise ImpactError(f"polynomial degree of {col!r} is {degree!r}. Fix: give a whole "
@@ -253,7 +277,11 @@ def entry_cohort_effect(design: pd.DataFrame, *, outcome: str, treatment: str,
     cluster : str
         Column the interval is clustered by.
     covariates : sequence of str, optional
-        Numeric adjustment covariates, entered linearly.
+        Adjustment covariates, entered linearly: numbers and booleans as they are;
+        categorical and text columns one-hot encoded (reference level: the first category,
+        else the first in sorted order; named in :meth:`Estimate.summary`), with the checks
+        of :func:`nlc_eval.impact._covariates.encode_covariates` (no identifier-like column).
+        A term that does not vary within strata is dropped (see ``extra["covariates"]``).
     polynomial : dict, optional
         Column -> degree: the column is standardised over the rows used and entered as a
         polynomial of that degree (e.g. ``{"prior_attendance": 3}`` for a cubic).
@@ -306,6 +334,8 @@ def entry_cohort_effect(design: pd.DataFrame, *, outcome: str, treatment: str,
                           "period and the cluster compared within).")
     _check_inputs(design, outcome, treatment, strata, cluster, covariates, polynomial,
                   factors, arm, unit)
+    design, covariates, encoded_refs = _encode_text(design, covariates, outcome, treatment,
+                                                    strata, cluster)
     t_all = v.binary_treatment(design, treatment)
     stratum_all = design.groupby(strata, sort=False).ngroup().to_numpy()
     per_stratum = pd.Series(design[cluster].to_numpy()).groupby(stratum_all).nunique()
@@ -350,6 +380,7 @@ def entry_cohort_effect(design: pd.DataFrame, *, outcome: str, treatment: str,
         T = t.astype(float)[:, None]
         arm_weights = {found[0]: 1.0} if found else {}
     C, names, reference = adjustment_matrix(d, polynomial, covariates, factors)
+    reference = {**encoded_refs, **reference}
     M = np.column_stack([d[outcome].to_numpy(dtype=float), T, C])
     Z = within(M, stratum)
     keep = independent_columns(Z[:, 1:], T.shape[1])
