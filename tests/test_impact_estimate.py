@@ -139,3 +139,14 @@ def test_summary_keeps_warnings_and_reference_levels():
     s = _est(warnings=["only 3 treated clusters"], reference_levels={"sex": "F"}).summary()
     assert "Warning: only 3 treated clusters" in s and "Reference level of sex: F" in s
     assert s.endswith("(95% CI 1.2 to 3.0). Only 3 treated clusters.")
+
+
+def test_missing_estimate_or_interval_is_said_so():
+    nan = float("nan")
+    s = _est(estimate=nan, se=nan, ci_low=nan, ci_high=nan, p_value=nan).sentence()
+    assert s == "The effect on attendance of supported learners could not be estimated."
+    s = _est(ci_low=nan, ci_high=nan, p_value=nan).sentence()
+    assert "rose 2.1 percentage points more than comparable learners (95% CI not available)" \
+        in s and "includes no difference" not in s and "no interval could be estimated" in s
+    r = _est(estimate=0.8, ci_low=nan, ci_high=nan, scale="ratio", units="").sentence()
+    assert "rate ratio 0.80, 95% CI not available" in r and "includes no" not in r

@@ -174,10 +174,17 @@ class Estimate:
         difference only when it does (see :mod:`nlc_eval.formatting`).
         """
         subject = fmt.capitalise(self.outcome_label)
+        if not fmt.finite(self.estimate):
+            return (f"The effect on {self.outcome_label} of {self.treated_label} could not be "
+                    "estimated." + "".join(" " + fmt.capitalise(w) +
+                                           ("" if w.endswith(".") else ".")
+                                           for w in self.warnings))
+        bounds = fmt.finite(self.ci_low) and fmt.finite(self.ci_high)
         if self.scale == "ratio":
             f, change = fmt.ratio(self.estimate, self.ci_low, self.ci_high,
                                   conf_level=self.conf_level)
-            numbers = f"rate ratio {f.estimate}, {f.interval}"
+            numbers = f"rate ratio {f.estimate}, " + (f.interval if bounds else
+                                                      f"{f.level} not available")
             if f.sign == 0:
                 text = (f"{subject} was the same among {self.treated_label} as among "
                         f"{self.control_label} ({numbers})")
@@ -188,7 +195,7 @@ class Estimate:
         else:
             f = self.formatted()
             size = fmt.with_units(abs(self.estimate), f.decimals, self.units)
-            interval = f.interval
+            interval = f.interval if bounds else f"{f.level} not available"
             if f.sign == 0:
                 same = ("changed by the same amount as" if self.design == "change"
                         else "was the same as for")
@@ -202,7 +209,9 @@ class Estimate:
                 word = "higher" if f.sign > 0 else "lower"
                 text = (f"{subject} of {self.treated_label} was {size} {word} than for "
                         f"{self.control_label} ({interval})")
-        if f.includes_null:
+        if not bounds:
+            text += "; no interval could be estimated, so how precise this is is unknown"
+        elif f.includes_null:
             text += "; the interval includes no difference, so no effect cannot be ruled out"
         text += "."
         for w in self.warnings:
