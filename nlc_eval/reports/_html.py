@@ -104,7 +104,8 @@ radial-gradient(farthest-side at 100% 50%,rgba(0,0,0,.28),rgba(0,0,0,0)) 100% 0;
 background-repeat:no-repeat;background-size:2.5rem 100%,2.5rem 100%,1rem 100%,1rem 100%;
 background-attachment:local,local,scroll,scroll}
 table{border-collapse:collapse;font-size:.95rem;min-width:50%}
-caption{text-align:left;font-weight:700;padding:0 0 .4rem;caption-side:top}
+caption{text-align:left;font-weight:700;padding:0 0 .4rem;caption-side:top;
+position:sticky;left:0;max-width:calc(100vw - 2rem)}
 th,td{border-bottom:1px solid var(--rule);padding:.4rem .6rem;text-align:left;
 vertical-align:top}
 thead th{background:var(--band);border-bottom:2px solid var(--ink);font-weight:700}
