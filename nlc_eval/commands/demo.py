@@ -20,6 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="reports", metavar="DIR",
                         help="output folder (default: reports)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic data")
+    parser.add_argument("--force", action="store_true",
+                        help="re-run every report, even those that are up to date")
 
 
 def _data_check(source) -> None:
@@ -42,8 +44,14 @@ def run(args: argparse.Namespace) -> int:
     else:
         print("No official files given (--data or NLC_EVAL_OFFICIAL_DATA): using the "
               "synthetic estate.")
-    result = run_batch(clusters="all", families="all", authority=True, data=source,
-                       out=args.out, n_jobs=args.jobs, seed=args.seed)
+    try:
+        result = run_batch(clusters="all", families="all", authority=True, data=source,
+                           out=args.out, n_jobs=args.jobs, seed=args.seed, force=args.force)
+    except KeyboardInterrupt:
+        from nlc_eval.commands.reports import interrupted
+
+        print(interrupted(args.out), file=sys.stderr)
+        return 130
     print(result.summary(), file=sys.stderr if result.failed else sys.stdout)
     print(result.index_path.resolve())
     return result.exit_code

@@ -33,6 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cold", action="store_true",
                         help="start a fresh kernel for every report instead of reusing "
                         "one per worker")
+    parser.add_argument("--force", action="store_true",
+                        help="re-run every report (default: only those whose notebook, "
+                        "parameters, input files or kit changed since their page was made)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -51,10 +54,21 @@ def run(args: argparse.Namespace) -> int:
     from nlc_eval.reports.batch import run_batch
 
     clusters, families, authority = selection(args)
-    result = run_batch(clusters=clusters, families=families, authority=authority,
-                       data=args.data, extracts=args.extracts, out=args.out,
-                       n_jobs=args.jobs, executor=args.executor, seed=args.seed,
-                       warm=not args.cold, progress=not args.quiet)
+    try:
+        result = run_batch(clusters=clusters, families=families, authority=authority,
+                           data=args.data, extracts=args.extracts, out=args.out,
+                           n_jobs=args.jobs, executor=args.executor, seed=args.seed,
+                           warm=not args.cold, progress=not args.quiet, force=args.force)
+    except KeyboardInterrupt:
+        print(interrupted(args.out), file=sys.stderr)
+        return 130
     stream = sys.stderr if result.failed else sys.stdout
     print(result.summary(), file=stream)
     return result.exit_code
+
+
+def interrupted(out: str) -> str:
+    """What to tell the user after Ctrl-C (instead of a traceback)."""
+    return (f"interrupted: the reports finished so far are published in {out} and listed "
+            "in its index; run the same command again to finish the rest (finished reports "
+            "are not redone).")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -10,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from nlc_eval.errors import ReportError
-from nlc_eval.reports import manifest
+from nlc_eval.reports import manifest, state
 from nlc_eval.reports.context import ReportContext, build_context, save_context
 from nlc_eval.reports.ids import report_name, resolve_ids
 from nlc_eval.reports.jobs import NOTEBOOK_DIR, NOTEBOOKS, ReportJob, declared_parameters
 from nlc_eval.reports.publication import PublicationCheck
-from nlc_eval.reports.runner import BatchResult, run_jobs
+from nlc_eval.reports.runner import BatchResult, JobOutcome, run_jobs
 
 #: Authority-wide reports: (report name, notebook kind, title).
 AUTHORITY_REPORTS = (
@@ -95,12 +96,17 @@ def run_batch(*, clusters: Sequence[str] | str | None = "all",
               out: str | os.PathLike = "reports", n_jobs: int = 2, executor: Any = "local",
               seed: int = 0, warm: bool = True, progress: bool = True,
               context_dir: str | os.PathLike | None = None,
-              ctx: ReportContext | None = None) -> BatchResult:
+              ctx: ReportContext | None = None, force: bool = False) -> BatchResult:
     """Run a report batch end to end (see ``nlc-eval reports --help``).
 
     The shared context is built once, pickled to ``context_dir`` (default: a private
     temporary folder, removed afterwards; with a multi-machine dask cluster give a folder
     every worker can read), and every notebook loads it.
+
+    Only what changed is re-run (see :func:`nlc_eval.reports.runner.run_jobs`; ``force``
+    re-runs everything). When the same selection was run before on the same input files,
+    notebooks and kit and every page it produced is still there, nothing is rebuilt, not
+    even the shared context. A second batch on the same ``out`` folder is refused at once.
 
     Raises
     ------
@@ -108,9 +114,60 @@ def run_batch(*, clusters: Sequence[str] | str | None = "all",
         For an unknown cluster or family id (listing the valid ones) or a missing notebook;
         failures of single reports are recorded in the result instead.
     """
-    if ctx is None:
-        ctx = build_context(data, extracts, seed=seed,
-                            families=families not in (None, []))
+    with state.FolderLock(out):
+        key = None
+        if ctx is None:
+            key = _batch_key(clusters, families, authority, data, extracts, seed)
+            if not force:
+                done = _unchanged(out, key)
+                if done is not None:
+                    return done
+            ctx = build_context(data, extracts, seed=seed,
+                                families=families not in (None, []))
+        return _run_batch(ctx, clusters=clusters, families=families, authority=authority,
+                          out=out, n_jobs=n_jobs, executor=executor, seed=seed, warm=warm,
+                          progress=progress, context_dir=context_dir, force=force,
+                          batch_key=key)
+
+
+def _batch_key(clusters, families, authority, data, extracts, seed) -> str:
+    """What a whole batch depends on, known before its context is built."""
+    from nlc_eval.config import official_data_dir
+
+    official = official_data_dir(data, required=False)
+    ext = Path(extracts).resolve() if extracts else None
+    hashed = manifest.hash_inputs(manifest.input_files(official, ext))
+    notebooks = manifest.hash_inputs(sorted(NOTEBOOK_DIR.glob("*.ipynb")))
+    return state.fingerprint({
+        "selection": json.dumps([clusters, families, bool(authority)], default=str),
+        "data": str(official or ""), "extracts": str(ext or ""), "seed": str(seed),
+        "inputs": state.inputs_digest(hashed), "notebooks": state.inputs_digest(notebooks),
+        "kit": state.kit_fingerprint()})
+
+
+def _unchanged(out: str | os.PathLike, key: str) -> BatchResult | None:
+    """The result of an earlier identical batch whose pages are all still there, or None."""
+    out = Path(out)
+    doc = state.read_manifest(out)
+    names = (doc.get("batch_keys") or {}).get(key)
+    if not names:
+        return None
+    entries = state.previous_entries(doc)
+    outcomes = []
+    for name in names:
+        e = entries.get(name)
+        if e is None or e.get("stale") or not state.is_current(e, e.get("fingerprint"), out):
+            return None
+        o = JobOutcome(**state.outcome_fields(e, JobOutcome))
+        o.reused = True
+        outcomes.append(o)
+    return BatchResult(outcomes=outcomes, out_dir=out, index_path=out / "index.html",
+                       manifest_path=out / "manifest.json", duration_s=0.0,
+                       stale=[e["name"] for e in entries.values() if e.get("stale")])
+
+
+def _run_batch(ctx: ReportContext, *, clusters, families, authority, out, n_jobs, executor,
+               seed, warm, progress, context_dir, force, batch_key) -> BatchResult:
     own_dir = context_dir is None
     cdir = Path(tempfile.mkdtemp(prefix="nlc-eval-context-")) if own_dir else Path(context_dir)
     try:
@@ -134,7 +191,8 @@ def run_batch(*, clusters: Sequence[str] | str | None = "all",
                         title=f"{ctx.authority_name}: cluster, family and authority reports",
                         subtitle=subtitle,
                         check=PublicationCheck.for_ids(ctx.data.pupils["pupil_id"].unique()),
-                        schools=schools, family_members=members)
+                        schools=schools, family_members=members, force=force,
+                        batch_key=batch_key)
     finally:
         if own_dir:
             shutil.rmtree(cdir, ignore_errors=True)

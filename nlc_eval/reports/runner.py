@@ -358,7 +358,8 @@ def run_jobs(jobs: list[ReportJob], out_dir: str | Path, *, n_jobs: int = 2,
              title: str = "Reports", subtitle: str = "",
              check: PublicationCheck | None = None, schools: list[dict] | None = None,
              family_members: dict[str, list[str]] | None = None,
-             pdf: bool = True, force: bool = False) -> BatchResult:
+             pdf: bool = True, force: bool = False,
+             batch_key: str | None = None) -> BatchResult:
     """Run report notebooks and write ``index.html`` and ``manifest.json`` under ``out_dir``.
 
     Parameters
@@ -395,6 +396,10 @@ def run_jobs(jobs: list[ReportJob], out_dir: str | Path, *, n_jobs: int = 2,
     force : bool
         Re-run every report. Otherwise a report whose notebook, parameters, input files
         and kit are unchanged since its page in ``out_dir`` was produced is kept as it is.
+    batch_key : str, optional
+        Digest of the batch's selection and inputs, recorded with the names of its reports
+        so an identical batch can be recognised before any work (see
+        :func:`nlc_eval.reports.batch.run_batch`).
 
     Notes
     -----
@@ -418,7 +423,7 @@ def run_jobs(jobs: list[ReportJob], out_dir: str | Path, *, n_jobs: int = 2,
             kernel_name=kernel_name, cell_timeout=cell_timeout, retries=retries,
             progress=progress, inputs=inputs, batch_parameters=batch_parameters, title=title,
             subtitle=subtitle, check=check, schools=schools, family_members=family_members,
-            pdf=pdf, force=force)
+            pdf=pdf, force=force, batch_key=batch_key)
 
 
 def _run_locked(jobs: list[ReportJob], out_dir: Path, *, n_jobs: int, executor: Any,
@@ -427,12 +432,18 @@ def _run_locked(jobs: list[ReportJob], out_dir: Path, *, n_jobs: int, executor: 
                 batch_parameters: dict | None, title: str, subtitle: str,
                 check: PublicationCheck, schools: list[dict] | None,
                 family_members: dict[str, list[str]] | None, pdf: bool,
-                force: bool) -> BatchResult:
+                force: bool, batch_key: str | None) -> BatchResult:
     """:func:`run_jobs` once the folder's lock is held."""
     from tqdm.auto import tqdm
 
     state.clean_leftovers(out_dir)
-    previous = state.previous_entries(state.read_manifest(out_dir))
+    before_doc = state.read_manifest(out_dir)
+    previous = state.previous_entries(before_doc)
+    batch_keys = dict(before_doc.get("batch_keys") or {})
+    if batch_key:
+        batch_keys.pop(batch_key, None)
+        batch_keys[batch_key] = [job.name for job in jobs]
+        batch_keys = dict(list(batch_keys.items())[-state.BATCH_KEYS_KEPT:])
     hashed_inputs = manifest.hash_inputs(inputs or [])
     digest = state.inputs_digest(hashed_inputs)
     kit = state.kit_fingerprint()
@@ -491,6 +502,9 @@ def _run_locked(jobs: list[ReportJob], out_dir: Path, *, n_jobs: int, executor: 
             "n_failed": sum(e.get("status") != "ok" for e in entries),
             "n_stale": sum(bool(e.get("stale")) for e in entries),
             "pdf_errors": pdf_errors,
+            # a batch key is only recorded once all its reports are published
+            "batch_keys": batch_keys if all(o.ok for o in outcomes) and len(outcomes) == len(
+                jobs) else {k: v for k, v in batch_keys.items() if k != batch_key},
             "reports": [{k: v for k, v in e.items() if k != "results"} for e in entries],
         }
         return index, atomic_write_json(out_dir / "manifest.json", doc), entries

@@ -35,6 +35,8 @@ from nlc_eval.errors import ReportError
 from nlc_eval.reports.manifest import sha256_file
 
 LOCK_NAME = ".nlc-eval.lock"
+#: Batches (selection + inputs) remembered in the manifest for an instant unchanged rerun.
+BATCH_KEYS_KEPT = 20
 #: Parameters that change every run without changing the report.
 VOLATILE_PARAMETERS = frozenset({"context", "output_json"})
 #: Pages of the folder that are not reports.
