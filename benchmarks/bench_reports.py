@@ -44,7 +44,8 @@ from IPython.display import Markdown
 from IPython.display import display as show
 
 from nlc_eval import plots
-from nlc_eval.reports import content, load_context, write_results
+from nlc_eval.reports import load_context, present, write_results
+from nlc_eval.reports.sections import cluster, family
 """
 
 

@@ -33,6 +33,8 @@ class Table:
     source: str
     notes: tuple[str, ...] = ()
     index: bool = True
+    #: what a blank cell that was not suppressed reads as
+    missing: str = "c"
 
 
 @dataclass
@@ -85,7 +87,7 @@ class Section:
 
         t = self.tables[name]
         present.table(t.data, caption=t.caption, source=t.source, notes=t.notes,
-                      name=name, index=t.index)
+                      name=name, index=t.index, missing=t.missing)
 
     def show_figure(self, name: str) -> None:
         """Draw one figure in the house style, with alt text and its data (see plots)."""
