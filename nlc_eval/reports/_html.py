@@ -118,7 +118,8 @@ figcaption{margin-top:.4rem;max-width:42rem}
 details{margin:.5rem 0}
 summary{cursor:pointer;color:var(--link);text-decoration:underline}
 .downloads{font-size:.94rem;margin:.3rem 0 1.2rem}
-.downloads a{margin-right:1rem;white-space:nowrap}
+.downloads a{display:inline-block;min-height:24px;padding:.15rem 0;margin:0 1rem .2rem 0}
+nav a{display:inline-block;min-height:24px;padding:.15rem 0}
 pre{white-space:pre-wrap;overflow-wrap:anywhere;background:var(--band);padding:.6rem}
 .ok{color:var(--ok);font-weight:700} .failed{color:var(--bad);font-weight:700}
 .err{font-family:ui-monospace,monospace;font-size:.88rem;color:var(--bad);

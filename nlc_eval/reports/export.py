@@ -126,11 +126,12 @@ class _Writer:
             return
         width = max(sum(int(c.get("colspan", 1) or 1) for c in tr.find_all(["th", "td"]))
                     for tr in rows)
-        t = self.doc.add_table(rows=0, cols=width)
+        t = self.doc.add_table(rows=len(rows), cols=width)
         t.style = "Table Grid"
+        flat = t._cells                       # once: python-docx recomputes it per access
         n_head = len([tr for tr in rows if tr.find_parent("thead") is not None])
         for i, tr in enumerate(rows):
-            cells = t.add_row().cells
+            cells = flat[i * width:(i + 1) * width]
             j = 0
             for c in tr.find_all(["th", "td"]):
                 if j >= width:
