@@ -34,6 +34,7 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 import pandas as pd
 
+from nlc_eval import formatting as fmt
 from nlc_eval.comparators import (
     CONTEXT_FEATURES,
     HIGHER_IS_BETTER,
@@ -290,7 +291,10 @@ class DidResult(Estimate):
         if not np.isfinite(self.estimate):
             return f"The change in the {label} gap could not be estimated."
         better = (self.estimate > 0) == higher_is_better(self.outcome_column)
-        if self.ci_low <= 0 <= self.ci_high:
+        f = fmt.effect(self.estimate, self.ci_low, self.ci_high, min_decimals=2, sign=True)
+        if not (np.isfinite(self.ci_low) and np.isfinite(self.ci_high)):
+            verdict = "no interval could be estimated"
+        elif f.includes_null:
             verdict = "the interval includes zero, so the data are consistent with no change"
         else:
             verdict = (
@@ -301,8 +305,8 @@ class DidResult(Estimate):
         text = (
             f"Between {self.baseline_year} and {self.followup_year} the difference in {label} "
             f"between the {self.n_schools} schools compared in both years and their virtual "
-            f"comparators changed by {self.estimate:+.2f} percentage points "
-            f"({self.level:.0%} interval {self.ci_low:+.2f} to {self.ci_high:+.2f}); {verdict}."
+            f"comparators changed by {f.estimate} percentage points "
+            f"({self.level:.0%} interval {f.low} to {f.high}); {verdict}."
         )
         for w in self.warnings:
             text += " " + w[:1].upper() + w[1:] + ("" if w.endswith(".") else ".")

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize, nnls
 
+from nlc_eval import formatting as fmt
 from nlc_eval.comparators import OUTCOMES
 from nlc_eval.errors import DataError, ImpactError
 from nlc_eval.impact.estimate import Estimate
@@ -279,13 +280,14 @@ class SyntheticControlResult(Estimate):
             how = "an average gap (many placebo fits are exact, so the fit ratio is " \
                 "uninformative)"
         k = int(round(p * self.n_units))
+        f = fmt.effect(self.effect, lo, hi, min_decimals=2, sign=True)
         return (
             f"Over {', '.join(map(str, self.post_years))}, {self.treated}'s "
             f"{self.outcome} {what} its synthetic comparator by "
-            f"{self.effect:+.2f} points on average (placebo-based "
-            f"{round(self.conf_level * 100):d}% range {lo:+.2f} to "
-            f"{hi:+.2f}); {k} of {self.n_units} authorities had {how} at least as large "
-            f"(placebo p = {p:.2f}). The synthetic comparator is built mostly from {donors}, "
+            f"{f.estimate} points on average (placebo-based "
+            f"{round(self.conf_level * 100):d}% range {f.low} to "
+            f"{f.high}); {k} of {self.n_units} authorities had {how} at least as large "
+            f"(placebo {fmt.p_value(p)}). The synthetic comparator is built mostly from {donors}, "
             f"fitted on {len(self.pre_years)} pre-period year(s) with RMSPE "
             f"{self.pre_rmspe:.2f}."
         )

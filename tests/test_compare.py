@@ -459,7 +459,9 @@ def test_synthetic_control_reports_the_effect_p_value_when_placebo_fits_are_exac
     share = (res.placebos["effect"].abs() >= abs(res.effect) - 1e-12).mean()
     assert res.p_value == pytest.approx(share)
     assert res.tidy().iloc[0]["p_value"] == res.p_value
-    assert f"placebo p = {res.p_value:.2f}" in res.sentence()
+    from nlc_eval.formatting import p_value
+
+    assert f"placebo {p_value(res.p_value)}" in res.sentence()
 
 
 def test_synthetic_control_bad_input():
