@@ -202,3 +202,15 @@ def test_standardise_keeps_estimator_interval_and_clustered_g():
     cg = clustered_effect_size(d, "y", "t", ["cl"])
     assert cg.sd == pytest.approx(1.0, abs=0.15)  # total SD = sqrt(0.25 + 0.75)
     assert cg.ci_low < 0.3 < cg.ci_high
+
+
+def test_effect_size_sentence_and_repr_by_the_formatter():
+    from nlc_eval.impact import EffectSize
+
+    e = EffectSize(0.004, 0.001, 0.002, 0.006, 5000, 5000, 1.0, "g")
+    assert e.sentence() == ("Effect size g = 0.0040 (95% CI 0.0020 to 0.0060), no additional "
+                            "months' progress on the EEF scale (interval 0 to 0 months).")
+    assert repr(e) == "EffectSize(g: g = 0.0040 [0.0020, 0.0060], 0 months, n_treated=5000, " \
+        "n_control=5000)"
+    neg = EffectSize(-0.05, 0.02, -0.09, -0.01, 100, 100, 1.0, "g").sentence()
+    assert "about 1 month's less progress" in neg and "-0.050 (95% CI -0.090 to -0.010)" in neg

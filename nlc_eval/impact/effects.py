@@ -198,6 +198,13 @@ class EffectSize:
                               "ci_low": self.ci_low, "ci_high": self.ci_high, "p_value": p,
                               "n": self.n_treated + self.n_control, "months": self.months}])
 
+    def __repr__(self) -> str:  # short and formatted, as Estimate's
+        f = fmt.effect(self.g, self.ci_low, self.ci_high, min_decimals=2,
+                       conf_level=self.conf_level)
+        return (f"EffectSize({self.method}: g = {f.estimate} [{f.low}, {f.high}], "
+                f"{self.months} months, n_treated={self.n_treated}, "
+                f"n_control={self.n_control})")
+
     def sentence(self) -> str:
         """Plain-English sentence with the interval and months' progress.
 
