@@ -135,12 +135,18 @@ def _label(outcome: str) -> str:
     return OUTCOMES.get(outcome, outcome.replace("_", " "))
 
 
+def _session(year) -> str:
+    """The session whose attendance or ACEL a published year carries (2024 -> 2023/24)."""
+    y = int(year)
+    return f"{y - 1}/{str(y)[-2:]}"
+
+
 def gap_sentence(row: pd.Series, authority: str) -> str:
     """One sentence about one outcome-year row of :meth:`AuthorityComparison.gap`."""
     label = _label(row["outcome"])
     est, lo, hi = row["estimate"], row["ci_low"], row["ci_high"]
     if not np.isfinite(est):
-        return f"In {row['year']} the {label} gap could not be estimated."
+        return f"In {_session(row['year'])} the {label} gap could not be estimated."
     f = fmt.effect(est, lo, hi, min_decimals=2, sign=True)
     better = (est > 0) == higher_is_better(row["outcome"])
     if not (np.isfinite(lo) and np.isfinite(hi)):
@@ -156,7 +162,7 @@ def gap_sentence(row: pd.Series, authority: str) -> str:
         where = (f"{fmt.number(abs(est), f.decimals)} points "
                  f"{'above' if f.sign > 0 else 'below'} their virtual comparators")
     return (
-        f"In {row['year']}, {authority}'s {row['n_schools']} schools were on average "
+        f"In {_session(row['year'])}, {authority}'s {row['n_schools']} schools were on average "
         f"{where} on {label} (95% interval {f.low} to {f.high}): {verdict}."
     )
 

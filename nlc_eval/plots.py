@@ -135,6 +135,13 @@ def finish(ax, title: str = "", *, xlabel: str | None = None, ylabel: str | None
     return ax
 
 
+def _with_unit(label: str, unit: str) -> str:
+    """An axis label with its unit, unless the label already names it."""
+    if not unit or unit in label or "%" in label or "(points)" in label:
+        return label
+    return f"{label} ({unit})"
+
+
 def session_label(year) -> str:
     """``2021`` -> ``'2021/22'`` (a session as schools write it)."""
     y = int(round(float(year)))
@@ -214,8 +221,7 @@ def dot_plot(table: pd.DataFrame, value: str, *, label: str, highlight=None,
         ax.annotate(f"{reference_label} {reference:.1f}", (reference, len(data) - 0.3),
                     xytext=(4, 2), textcoords="offset points", fontsize=10, color=REFERENCE,
                     va="bottom", annotation_clip=False)
-    return finish(ax, title, xlabel=value if not unit or unit in value else f"{value} ({unit})",
-                  ylabel="")
+    return finish(ax, title, xlabel=_with_unit(value, unit), ylabel="")
 
 
 def forest(table: pd.DataFrame, *, label: str = "label", estimate: str = "estimate",
@@ -277,8 +283,7 @@ def trend(table: pd.DataFrame, *, x: str, y: str, hue: str | None = None, low: s
             ax.annotate(str(name), (g["_x"].iloc[last], yy[last]), xytext=(6, 0),
                         textcoords="offset points", va="center", color=colour, fontsize=10)
     _session_ticks(ax, data["_x"])
-    return finish(ax, title, xlabel="Session",
-                  ylabel=y if not unit or unit in y else f"{y} ({unit})")
+    return finish(ax, title, xlabel="Session", ylabel=_with_unit(y, unit))
 
 
 def against_expectation(table: pd.DataFrame, *, label: str, residual: str = "residual",

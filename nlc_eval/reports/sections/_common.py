@@ -35,6 +35,7 @@ class Table:
     index: bool = True
     #: what a blank cell that was not suppressed reads as
     missing: str = "c"
+    decimals: int = 1
 
 
 @dataclass
@@ -87,7 +88,8 @@ class Section:
 
         t = self.tables[name]
         present.table(t.data, caption=t.caption, source=t.source, notes=t.notes,
-                      name=name, index=t.index, missing=t.missing)
+                      name=name, index=t.index, missing=t.missing,
+                      decimals=t.decimals)
 
     def show_figure(self, name: str) -> None:
         """Draw one figure in the house style, with alt text and its data (see plots)."""

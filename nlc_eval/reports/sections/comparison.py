@@ -13,7 +13,7 @@ import pandas as pd
 
 from nlc_eval import formatting as fmt
 from nlc_eval.comparators import OUTCOMES
-from nlc_eval.reports.sections._common import Figure, Section, Table
+from nlc_eval.reports.sections._common import Figure, Section, Table, total_row
 
 SOURCE = "Scottish Government school statistics, attendance and ACEL files"
 
@@ -24,12 +24,16 @@ def _measure(outcome: str) -> str:
 
 
 def _year(y) -> str:
-    """A census or collection year as the session it belongs to (``2024`` -> ``2024/25``)."""
+    """The session a published year's attendance or ACEL figures are for.
+
+    The school statistics of year ``Y`` carry the attendance and ACEL of the session that
+    ended in ``Y`` (the 2024 file: attendance 2023/24), so ``2024`` -> ``'2023/24'``.
+    """
     try:
         y = int(y)
     except (TypeError, ValueError):
         return "not published"
-    return f"{y}/{str(y + 1)[-2:]}"
+    return f"{y - 1}/{str(y)[-2:]}"
 
 
 def _plain(x, decimals: int = 2) -> float | None:
@@ -48,6 +52,7 @@ def _no_counts(t: pd.DataFrame) -> pd.DataFrame:
 
 
 def _table(data, caption: str, source: str = SOURCE, **kw) -> Table:
+    kw.setdefault("decimals", 2)
     return Table(data, caption=caption, source=source, missing="not available", **kw)
 
 
@@ -70,6 +75,9 @@ def schools_compared(cmp, stats: pd.DataFrame) -> Section:
                     for c in rec.get("cells", [])]
     rec["count_columns"] = [names.get(c, c) for c in rec.get("count_columns", [])]
     shown.attrs = {"disclosure": rec}
+    body = shown.drop(index="Total", errors="ignore")
+    shown = total_row(shown, {c: int(pd.to_numeric(body[c], errors="coerce").sum())
+                              for c in shown.columns if c != names["pupils"]})
     sec.tables["overview"] = Table(
         shown, caption=f"{cmp.authority}'s schools in the {b} census and how many have a "
                        "virtual comparator", source=SOURCE)
@@ -145,12 +153,8 @@ def gaps(cmp, gaps: pd.DataFrame) -> Section:
             caption=f"Attendance of {cmp.authority}'s schools minus their virtual comparators "
                     f"with 95% intervals, {_year(att['year'].min())} to "
                     f"{_year(att['year'].max())}", source=SOURCE)
-    from nlc_eval import compare_report as cr
-
-    latest = g.groupby("outcome").tail(1)
-    for _, row in latest.iterrows():
-        sentence = cr.gap_sentence(row, cmp.authority)
-        sec.sentences.append(sentence.replace(f"In {row['year']},", f"In {_year(row['year'])},"))
+    sec.sentences.append("The latest difference for each measure is summarised above; "
+                         "every session is in the table.")
     return sec
 
 
@@ -186,9 +190,13 @@ def change(cmp, did: pd.DataFrame) -> Section:
                             "unit": "percentage points"},
             caption=f"Change in the difference from the virtual comparator with 95% "
                     f"intervals, {cmp.authority}", source=SOURCE)
-    for _, r in did[did["estimate"].isna()].iterrows():
-        sec.sentences.append(f"{_measure(r['outcome'])}: no change can be estimated "
-                             f"({r['note'] or 'not published in two years'}).")
+    missing = did[did["estimate"].isna()]
+    for (b, f), grp in missing.groupby([missing["baseline"].fillna(0),
+                                       missing["followup"].fillna(0)], sort=False):
+        names = [_measure(o) for o in grp["outcome"]]
+        listing = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        when = f"published only for {_year(b)}" if b and b == f else "not published in two years"
+        sec.sentences.append(f"{listing}: no change can be estimated ({when}).")
     return sec
 
 
@@ -206,7 +214,8 @@ def synthetic_control(sc, authority: str) -> Section:
     t = pd.DataFrame({"Effect (points)": tidy["estimate"].map(_plain).to_numpy(),
                       "95% interval from": tidy["ci_low"].map(_plain).to_numpy(),
                       "95% interval to": tidy["ci_high"].map(_plain).to_numpy(),
-                      "p-value": tidy["p_value"].map(fmt.p_value).to_numpy()},
+                      "p-value": tidy["p_value"].map(
+                          lambda p: fmt.p_value(p) if np.isfinite(p) else None).to_numpy()},
                      index=pd.Index([str(x).replace("_", " ").capitalize()
                                      for x in tidy["term"]], name="Estimate"))
     sec.tables["effect"] = _table(
