@@ -254,13 +254,17 @@ def _tidy_tables(body: str) -> str:
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(body, "html.parser")
-    for table in soup.find_all("table"):
+    for n, table in enumerate(soup.find_all("table"), start=1):
         if table.find_parent("div", class_="table-scroll") is not None:
             continue
         for attr in ("border", "class"):
             if attr in table.attrs:
                 del table[attr]
         for th in table.find_all("th"):
+            if not th.get_text(strip=True):
+                th.name = "td"                # an empty header cell heads nothing
+                th.attrs.pop("scope", None)
+                continue
             if th.has_attr("scope"):
                 continue
             th["scope"] = "col" if th.find_parent("thead") is not None else "row"
@@ -271,7 +275,7 @@ def _tidy_tables(body: str) -> str:
             cap["id"] = cap.get("id") or f"cap-{id(cap)}"
             wrap["aria-labelledby"] = cap["id"]
         else:
-            wrap["aria-label"] = "Table"
+            wrap["aria-label"] = f"Table {n} of the page"
         table.wrap(wrap)
     return str(soup)
 
