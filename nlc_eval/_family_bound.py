@@ -107,6 +107,10 @@ class _Pricer:
             if n_grouped else np.zeros(0, dtype=np.int64)
         self.starts = starts
         self.n_grouped = n_grouped
+        blocks: dict = {}
+        for i in range(P.m):
+            blocks.setdefault(int(g[i]) if g[i] >= 0 else -1 - i, []).append(i)
+        self.blocks = list(blocks.values())
         self.lo0 = P.X.min(axis=0)
         self.hi0 = P.X.max(axis=0)
 
@@ -134,15 +138,19 @@ class _Pricer:
             if avail >= L:
                 out[:, : avail - L + 1] = cs[:, L - 1: avail]
             return out
-        # exact-weight knapsack over the values (cannot-link relaxed)
+        # exact-weight knapsack over the values, at most one item per (first) cannot-link
+        # group; further groups of an item are relaxed
         best = np.full((V.shape[0], U + 1), np.inf)
         best[:, 0] = 0.0
-        for i in range(P.m):
-            wi = int(P.w[i])
-            if wi > U:
-                continue
-            cand = best[:, : U + 1 - wi] + V[:, i: i + 1]
-            best[:, wi:] = np.minimum(best[:, wi:], cand)
+        for members in self.blocks:
+            nxt = best.copy()
+            for i in members:
+                wi = int(P.w[i])
+                if wi > U:
+                    continue
+                cand = best[:, : U + 1 - wi] + V[:, i: i + 1]
+                nxt[:, wi:] = np.minimum(nxt[:, wi:], cand)
+            best = nxt
         return best[:, L:]
 
     def _set_at(self, c: np.ndarray, pi: np.ndarray) -> list[np.ndarray]:
@@ -280,9 +288,10 @@ class _Pricer:
         return lower, best_val, cols[:n_cols]
 
 
-def pricing_bound(P: engine.Problem, pi: np.ndarray, tol: float = 1e-7) -> float:
+def pricing_bound(P: engine.Problem, pi: np.ndarray, tol: float = 1e-7,
+                  time_limit: float = 10.0) -> float:
     """Lower bound on ``min over admissible S of SS(S) - pi(S)`` (exposed for tests)."""
-    lower, _, _ = _Pricer(P).price(np.asarray(pi, dtype=float), tol, time_limit=60.0,
+    lower, _, _ = _Pricer(P).price(np.asarray(pi, dtype=float), tol, time_limit=time_limit,
                                    max_boxes=5_000_000)
     return lower
 
@@ -396,7 +405,6 @@ def certify(P: engine.Problem, labels: np.ndarray, seed: int | None = None,
             central = _central_prices(P, cols, np.asarray(costs), z)
             if central is not None:
                 pi = central
-                mu = z - float(np.sum(pi))
                 mu = (z - float(np.sum(pi))) / P.k
             lower, _, new = pricer.price(pi, gap_tol * z / P.k, time_limit=max(left, 1.0))
             best = max(best, min(float(np.sum(pi) + P.k * lower), z))
@@ -444,7 +452,7 @@ def certify(P: engine.Problem, labels: np.ndarray, seed: int | None = None,
                 lab[cols[c]] = j
             if np.all(lab >= 0) and not any(engine.violations(P, lab).values()):
                 out_labels, out_obj = lab, engine.objective(P, lab)
-    return Certificate(bound=min(best, out_obj), labels=out_labels, objective=out_obj,
+    return Certificate(bound=max(min(best, out_obj), 0.0), labels=out_labels, objective=out_obj,
                        n_columns=len(cols), iterations=it, converged=converged)
 
 

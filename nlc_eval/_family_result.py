@@ -222,7 +222,14 @@ class FamilyResult:
         percentiles; well below 1 = families far tighter than chance), ``kmeans_ss``
         (unconstrained k-means, same k) and ``ratio_to_kmeans`` (the price of the size
         bounds, at least about 1), ``silhouette``, ``cannot_link_violations`` and
-        ``changed`` (schools that changed family, when ``previous`` was given).
+        ``changed`` (schools that changed family, when ``previous`` was given), and the
+        certificate: ``solver`` (``"exact"`` = proven optimal by enumeration and set
+        partitioning; ``"heuristic"``; ``"heuristic+columns"`` = improved by the
+        set-partitioning programme over the families of the bound), ``objective`` (within-family
+        SS plus any churn penalty), ``lower_bound`` (no admissible partition has a smaller
+        objective), ``gap`` = (objective - lower_bound) / objective (0 = proven optimal; NaN
+        when no bound was computed) and ``gap_note`` (why a gap above 10% is reported, or
+        why there is none).
         """
         from sklearn.cluster import KMeans
         from sklearn.metrics import silhouette_score
@@ -246,6 +253,19 @@ class FamilyResult:
                 known = cl.notna().to_numpy()
                 pairs = pd.DataFrame({"g": cl.to_numpy()[known], "f": lab[known]})
                 viol = int((pairs.value_counts() - 1).clip(lower=0).sum())
+            f = fit.former
+            gap = float(getattr(f, "gap_", np.nan))
+            note = ""
+            if np.isnan(gap):
+                note = ("no bound computed (bound=False, or more than 1,500 schools); the "
+                        "families are a heuristic optimum")
+            elif gap > 0.10:
+                note = ("the bound is weak here, not necessarily the families: column "
+                        "generation stopped at its time limit before pricing converged "
+                        "(raise bound_time for a tighter bound)")
+            if fit.previous is not None and getattr(f, "stability", 0) > 0 and not np.isnan(gap):
+                note = ("objective and gap include the churn penalty (stability > 0); "
+                        + note).rstrip("; ")
             rows.append({
                 "group": g, "n_schools": n, "n_families": k,
                 "size_min": int(sizes.min()), "size_max": int(sizes.max()),
@@ -258,6 +278,10 @@ class FamilyResult:
                 "cannot_link_violations": viol,
                 "changed": int(self.members.loc[self.members["group"] == g, "changed"].sum())
                 if "changed" in self.members.columns else np.nan,
+                "solver": getattr(f, "solver_", "heuristic"),
+                "objective": float(getattr(f, "objective_", ss)),
+                "lower_bound": float(getattr(f, "lower_bound_", np.nan)),
+                "gap": gap, "gap_note": note,
             })
         return pd.DataFrame(rows).set_index("group")
 
@@ -277,6 +301,10 @@ class FamilyResult:
                 line += f"; cannot-link violations {int(r.cannot_link_violations)}"
             if not pd.isna(r.changed):
                 line += f"; {int(r.changed)} schools changed family"
+            if r.solver == "exact":
+                line += "; proven optimal (exact solve)"
+            elif not pd.isna(r.gap):
+                line += f"; within {100 * r.gap:.1f}% of the best possible (certified bound)"
             lines.append(line + ".")
         if len(self.excluded):
             lines.append(f"{len(self.excluded)} schools excluded: "

@@ -1,0 +1,315 @@
+"""Exact solver, lower bound, locks and per-group reproducibility of nlc_eval.families.
+
+Every optimum is checked against brute force: all set partitions of a small instance are
+listed by a plain recursive generator written here, independently of the library.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.optimize import linear_sum_assignment
+
+from nlc_eval._family_bound import certify, pricing_bound
+from nlc_eval._family_exact import n_candidates
+from nlc_eval.errors import ConstraintError
+from nlc_eval.families import FamilyFormer, form_families, group_seed
+
+
+def partitions(n, k, lo, hi):
+    """Every partition of range(n) into exactly k blocks of sizes lo..hi (brute force)."""
+    blocks: list[list[int]] = []
+
+    def rec(i):
+        if i == n:
+            if len(blocks) == k and all(lo <= len(b) <= hi for b in blocks):
+                yield [list(b) for b in blocks]
+            return
+        left = n - i
+        if sum(max(lo - len(b), 0) for b in blocks) + lo * (k - len(blocks)) > left:
+            return
+        for b in blocks:
+            if len(b) < hi:
+                b.append(i)
+                yield from rec(i + 1)
+                b.pop()
+        if len(blocks) < k:
+            blocks.append([i])
+            yield from rec(i + 1)
+            blocks.pop()
+
+    yield from rec(0)
+
+
+def block_ss(X, b):
+    Y = X[b]
+    return float(np.sum((Y - Y.mean(axis=0)) ** 2))
+
+
+def admissible(part, groups, pairs, locked=None):
+    where = {i: j for j, b in enumerate(part) for i in b}
+    for b in part:
+        g = [groups[i] for i in b if groups[i] is not None]
+        if len(g) != len(set(g)):
+            return False
+        if locked is not None:
+            names = {locked[i] for i in b if locked[i] is not None}
+            if len(names) > 1:
+                return False
+    if locked is not None:
+        for a, c in itertools.combinations(range(len(locked)), 2):
+            if locked[a] is not None and locked[a] == locked[c] and where[a] != where[c]:
+                return False
+    return all(where[a] == where[c] for a, c in pairs)
+
+
+def brute_force(X, k, lo, hi, groups=None, pairs=(), locked=None):
+    n = len(X)
+    groups = groups or [None] * n
+    best = np.inf
+    for part in partitions(n, k, lo, hi):
+        if admissible(part, groups, pairs, locked):
+            best = min(best, sum(block_ss(X, b) for b in part))
+    return best
+
+
+def instances(n_cases, seed):
+    rng = np.random.default_rng(seed)
+    for _ in range(n_cases):
+        n = int(rng.integers(6, 10))
+        lo = int(rng.integers(1, 4))
+        hi = lo + int(rng.integers(0, 3))
+        ks = range(-(-n // hi), n // lo + 1)
+        if not len(ks):
+            continue
+        k = int(rng.choice(list(ks)))
+        X = rng.normal(size=(n, int(rng.integers(1, 4))))
+        groups = None
+        if rng.random() < 0.6:
+            groups = [None if rng.random() < 0.3 else int(g)
+                      for g in rng.integers(0, max(2, n // 2), size=n)]
+        pairs = []
+        if rng.random() < 0.4:
+            a, b = rng.choice(n, size=2, replace=False)
+            pairs = [(int(a), int(b))]
+        yield X, k, lo, hi, groups, pairs
+
+
+def fitted(X, k, lo, hi, groups, pairs, **kw):
+    ff = FamilyFormer(n_families=k, size_min=lo, size_max=hi, n_init=2, random_state=0, **kw)
+    return ff.fit(X, cannot_link=groups, must_link=pairs)
+
+
+def test_exact_solver_matches_brute_force():
+    checked = infeasible = 0
+    for X, k, lo, hi, groups, pairs in instances(40, seed=1):
+        best = brute_force(X, k, lo, hi, groups, pairs)
+        try:
+            ff = fitted(X, k, lo, hi, groups, pairs, solver="exact")
+        except ConstraintError:
+            assert best == np.inf  # the library says infeasible only when it is
+            infeasible += 1
+            continue
+        assert best < np.inf
+        assert ff.solver_ == "exact" and ff.gap_ == pytest.approx(0, abs=1e-9)
+        assert ff.inertia_ == pytest.approx(best, rel=1e-9, abs=1e-12)
+        lab = ff.labels_
+        sizes = np.bincount(lab, minlength=k)
+        assert sizes.min() >= lo and sizes.max() <= hi
+        for a, b in pairs:
+            assert lab[a] == lab[b]
+        if groups is not None:
+            seen = [(g, f) for g, f in zip(groups, lab, strict=True) if g is not None]
+            assert len(seen) == len(set(seen))
+        checked += 1
+    assert checked >= 25 and infeasible >= 1
+
+
+def test_auto_uses_exact_when_cheap_and_heuristic_otherwise():
+    X = np.random.default_rng(0).normal(size=(23, 3))
+    ff = FamilyFormer(size_min=3, size_max=4, random_state=0).fit(X)
+    assert ff.solver_ == "exact" and ff.n_columns_ == n_candidates(np.ones(23), 3, 4) == 10626
+    big = FamilyFormer(size_min=6, size_max=10, n_init=1, random_state=0).fit(
+        np.random.default_rng(1).normal(size=(60, 2)))
+    assert big.solver_ == "heuristic" and np.isnan(big.gap_)
+    with pytest.raises(ConstraintError, match="exact_limit"):
+        FamilyFormer(size_min=6, size_max=10, solver="exact", exact_limit=1000).fit(
+            np.random.default_rng(1).normal(size=(60, 2)))
+    with pytest.raises(ConstraintError, match="solver must be"):
+        FamilyFormer(solver="fast").fit(X)
+
+
+def test_exact_with_churn_penalty_matches_brute_force():
+    rng = np.random.default_rng(5)
+    for trial in range(4):
+        n = 9
+        X = rng.normal(size=(n, 2))
+        prev = [int(v) if rng.random() < 0.8 else None for v in rng.integers(0, 3, size=n)]
+        ff = FamilyFormer(n_families=3, size_min=2, size_max=4, random_state=trial,
+                          solver="exact").fit(X, previous=prev)
+        P = ff.problem_
+        kept = ff.previous_families_
+        best = np.inf
+        for part in partitions(n, 3, 2, 4):
+            # the best continuation of previous families: an assignment problem
+            keep = np.zeros((3, len(kept)))
+            for j, b in enumerate(part):
+                for c, name in enumerate(kept):
+                    keep[j, c] = sum(prev[i] == name for i in b)
+            r, c = linear_sum_assignment(-keep)
+            moved = sum(v is not None for v in prev) - keep[r, c].sum()
+            best = min(best, sum(block_ss(X, b) for b in part) + P.penalty * moved)
+        assert ff.objective_ == pytest.approx(best, rel=1e-9)
+        assert ff.inertia_ + P.penalty * ff.churn_ == pytest.approx(best, rel=1e-9)
+
+
+def test_lower_bound_never_exceeds_the_optimum():
+    for X, k, lo, hi, groups, pairs in instances(14, seed=7):
+        best = brute_force(X, k, lo, hi, groups, pairs)
+        if best == np.inf or k == 1:
+            continue
+        ff = fitted(X, k, lo, hi, groups, pairs, solver="heuristic", bound=True,
+                    bound_time=5.0)
+        assert ff.lower_bound_ <= best + 1e-9 * max(1, best)
+        assert ff.inertia_ >= best - 1e-9
+        assert 0 <= ff.gap_ <= 1
+
+
+def test_pricing_bound_against_enumeration():
+    rng = np.random.default_rng(3)
+    for trial in range(4):
+        n, lo, hi = 10, 2, 4
+        X = rng.normal(size=(n, 2))
+        groups = [int(g) for g in rng.permutation(np.arange(n) % 5)] if trial % 2 else None
+        ff = FamilyFormer(n_families=3, size_min=lo, size_max=hi, random_state=0,
+                          solver="heuristic").fit(X, cannot_link=groups)
+        P = ff.problem_
+        pi = rng.uniform(0, 1.5, size=n)
+        exact = np.inf
+        for r in range(lo, hi + 1):
+            for S in itertools.combinations(range(n), r):
+                if groups is not None and len({groups[i] for i in S}) < r:
+                    continue
+                exact = min(exact, block_ss(P.X, list(S)) - pi[list(S)].sum())
+        lb = pricing_bound(P, pi, tol=1e-6, time_limit=5.0)
+        assert lb <= exact + 1e-9
+        assert lb >= exact - 1e-3  # the search is exact up to its tolerance, not just valid
+
+
+def test_certificate_on_planted_families_is_tight():
+    rng = np.random.default_rng(11)
+    centres = rng.uniform(-20, 20, size=(6, 2))
+    X = np.repeat(centres, 6, axis=0) + rng.normal(scale=0.3, size=(36, 2))
+    ff = FamilyFormer(size_min=5, size_max=7, random_state=0, solver="heuristic",
+                      bound=True, bound_time=10.0).fit(X)
+    truth = sum(block_ss(X, list(range(6 * j, 6 * j + 6))) for j in range(6))
+    assert ff.inertia_ == pytest.approx(truth, rel=1e-9)
+    assert ff.lower_bound_ <= truth + 1e-9
+    assert ff.gap_ < 0.05
+
+
+def test_price_and_branch_repairs_a_poor_start():
+    X = np.random.default_rng(2).normal(size=(30, 2))
+    ff = FamilyFormer(n_families=5, size_min=5, size_max=7, random_state=0,
+                      solver="heuristic").fit(X)
+    poor = np.repeat(np.arange(5), 6)  # row order, not similarity
+    cert = certify(ff.problem_, poor, time_limit=10.0)
+    assert cert.objective < float(ss_of(X, poor))
+    assert cert.bound <= cert.objective + 1e-12
+
+
+def ss_of(X, lab):
+    return sum(block_ss(X, np.flatnonzero(lab == j)) for j in np.unique(lab))
+
+
+# --------------------------------------------------------------------------- locks
+
+
+def schools(n, seed=0, sector="primary"):
+    rng = np.random.default_rng(seed)
+    z = rng.normal(size=n)
+    df = pd.DataFrame({"seed_code": [f"{seed}{8100000 + i}" for i in range(n)],
+                       "school_name": [f"School {seed}-{i}" for i in range(n)],
+                       "sector": sector, "roll": np.round(np.exp(rng.normal(5.2, 0.7, size=n))),
+                       "cluster": [f"c{i % 12}" for i in range(n)]})
+    shares = np.vstack([rng.dirichlet(np.exp(-0.6 * zi * (np.arange(5) - 2)) * 2) for zi in z])
+    for q in range(5):
+        df[f"simd_q{q + 1}_share"] = shares[:, q]
+    return df
+
+
+def test_locked_schools_are_honoured_exactly():
+    rng = np.random.default_rng(4)
+    for _trial in range(5):
+        X = rng.normal(size=(9, 2))
+        locked = [None] * 9
+        a, b, c = rng.choice(9, size=3, replace=False)
+        locked[a] = locked[b] = "kept"
+        locked[c] = "other"
+        ff = FamilyFormer(n_families=3, size_min=2, size_max=4, solver="exact",
+                          random_state=0).fit(X, locked=locked)
+        lab = ff.labels_
+        assert lab[a] == lab[b] != lab[c]
+        assert ff.locked_families_ == {"kept": lab[a], "other": lab[c]}
+        best = brute_force(X, 3, 2, 4, locked=locked)
+        assert ff.inertia_ == pytest.approx(best, rel=1e-9)
+
+
+def test_fixed_families_keep_their_names_and_members():
+    s = schools(60)
+    codes = s["seed_code"].tolist()
+    fixed = {codes[0]: "P90", codes[1]: "P90", codes[2]: "P90", codes[3]: "P91"}
+    res = form_families(s, size=(5, 8), cannot_link="cluster", fixed=fixed, bound=False)
+    fam = res.assignments
+    assert fam[codes[0]] == fam[codes[1]] == fam[codes[2]] == "P90"
+    assert fam[codes[3]] == "P91"
+    sizes = fam.value_counts()
+    assert sizes.between(5, 8).all()
+    m = res.members
+    assert not m.duplicated(["family", "cannot_link_group"]).any()
+    with pytest.raises(ConstraintError, match="locked families"):
+        form_families(s.iloc[:10], size=(5, 5), bound=False,
+                      fixed={c: f"F{i}" for i, c in enumerate(codes[:3])})
+
+
+# --------------------------------------------------------------------------- reproducibility
+
+
+def test_group_seed_depends_only_on_seed_and_name():
+    assert group_seed(0, "secondary") == group_seed(0, "secondary")
+    assert group_seed(0, "secondary") != group_seed(0, "primary")
+    assert group_seed(0, "secondary") != group_seed(1, "secondary")
+
+
+def test_same_families_alone_and_together():
+    prim = schools(70, seed=1)
+    sec = schools(14, seed=2, sector="secondary")
+    sizes = {"primary": (6, 10), "secondary": (3, 4)}
+    both = form_families(pd.concat([prim, sec], ignore_index=True), size=sizes,
+                         cannot_link="cluster", random_state=3, n_init=2, bound=False)
+    alone_p = form_families(prim, size=sizes, cannot_link="cluster", random_state=3,
+                            n_init=2, bound=False)
+    alone_s = form_families(sec, size=sizes, cannot_link="cluster", random_state=3,
+                            n_init=2, bound=False)
+    m = both.members
+    pd.testing.assert_series_equal(alone_p.assignments,
+                                   both.assignments[(m["sector"] == "primary").to_numpy()])
+    pd.testing.assert_series_equal(alone_s.assignments,
+                                   both.assignments[(m["sector"] == "secondary").to_numpy()])
+    q = both.quality(n_random=10)
+    assert q.loc["secondary", "solver"] == "exact" and q.loc["secondary", "gap"] == 0
+    assert q.loc["primary", "solver"] == "heuristic" and np.isnan(q.loc["primary", "gap"])
+    assert "no bound" in q.loc["primary", "gap_note"]
+
+
+def test_quality_reports_bound_and_gap():
+    res = form_families(schools(40, seed=3), size=(5, 8), random_state=0, n_init=2,
+                        bound=True, bound_time=5.0)
+    q = res.quality(n_random=10).loc["primary"]
+    assert q["lower_bound"] <= q["within_ss"] + 1e-9
+    assert q["gap"] == pytest.approx((q["objective"] - q["lower_bound"]) / q["objective"])
+    assert 0 <= q["gap"] < 1
+    assert "certified bound" in res.summary() or "proven optimal" in res.summary()
