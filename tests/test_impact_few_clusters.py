@@ -153,3 +153,41 @@ def test_randomisation_test_size_with_two_treated_clusters():
                                     key=p.time.to_numpy())
         rejections += r["p_value"] <= 0.1
     assert rejections / 80 < 0.2
+
+
+def test_event_study_few_clusters_randomisation_matches_brute_force():
+    """Placebo start periods over clusters: the inverted p-value agrees with re-estimating
+    the event study on y - b d for every assignment (linearity in the outcome)."""
+    from nlc_eval.impact import event_study
+    from nlc_eval.impact.event_study import _event_study
+
+    rng = np.random.default_rng(4)
+    G, per, T = 7, 6, 5
+    n = G * per
+    cl = np.repeat(np.arange(G), per)
+    unit = np.repeat(np.arange(n), T)
+    t = np.tile(np.arange(1, T + 1), n)
+    first = np.where(cl[unit] == 0, 3, 0)
+    y = rng.normal(size=n)[unit] + 0.2 * t + 0.8 * ((first > 0) & (t >= first)) \
+        + rng.normal(size=n * T)
+    df = pd.DataFrame({"unit": unit, "cl": cl[unit], "t": t, "first": first, "y": y})
+    with pytest.warns(FewClustersWarning, match="only 1 cluster is treated"):
+        e = event_study(df, "y", "unit", "t", "first", cluster="cl", n_boot=49,
+                        conf_level=0.8)
+    assert e.extra["n_assignments"] == 7 and "randomisation inference" in e.inference
+    assert e.warnings and "cluster_robust" in e.extra
+    d = ((first > 0) & (t >= first)).astype(float)
+
+    def brute(b):
+        obs = abs(e.estimate - b)
+        stats = []
+        for g in range(G):
+            placebo = df.assign(y=df.y - b * d, first=np.where(cl[unit] == g, 3, 0))
+            stats.append(_event_study(placebo, "y", "unit", "t", "first", cluster="cl",
+                                      n_boot=9).estimate)
+        return float(np.mean(np.abs(stats) >= obs - 1e-12))
+
+    assert e.p_value == pytest.approx(brute(0.0))
+    w = e.ci_high - e.ci_low
+    assert brute(e.ci_low - 1e-6 * w) <= 0.2 < brute(e.ci_low + 1e-6 * w)
+    assert brute(e.ci_high + 1e-6 * w) <= 0.2 < brute(e.ci_high - 1e-6 * w)

@@ -150,7 +150,7 @@ def _aggregate(sel: np.ndarray, gt: pd.DataFrame, PSI: np.ndarray, gidx: np.ndar
 
 def event_study(df: pd.DataFrame, outcome: str, unit: str, time: str, first_treated: str, *,
                 control: str = "notyet", cluster: str | None = None,
-                base_period: str = "varying",
+                base_period: str = "varying", randomisation: str = "auto",
                 window: tuple[int, int] | None = None, conf_level: float = 0.95,
                 n_boot: int = 999, random_state: int | None = 0,
                 outcome_label: str | None = None, units: str = "",
@@ -177,6 +177,13 @@ def event_study(df: pd.DataFrame, outcome: str, unit: str, time: str, first_trea
         Base of the pre-treatment effects: the previous period (default, as R's ``did``) or
         the cohort's last untreated period g - 1 (then e = -1 is the reference, fixed at 0).
         Post-treatment effects always use g - 1.
+    randomisation : {"auto", "always", "never"}
+        With fewer than five clusters holding treated units (or comparison units), a
+        :class:`~nlc_eval.impact.inference.FewClustersWarning` is issued and, when treatment
+        starts are assigned by cluster, the headline p-value and interval come from
+        randomisation inference: the clusters' start periods reassigned over the clusters
+        (every distinct way when there are at most 199, else 199 random ones) and the simple
+        ATT recomputed for each (``"auto"``); ``"always"``/``"never"`` override.
     window : (int, int), optional
         Smallest and largest event time to report (default all); the overall effects use
         every cell whatever the window, except the dynamic average, which averages the
@@ -213,6 +220,103 @@ def event_study(df: pd.DataFrame, outcome: str, unit: str, time: str, first_trea
     >>> round(es.estimate, 1), es.extra["base_period"]
     (1.0, 'varying')
     """
+    if randomisation not in ("auto", "always", "never"):
+        raise ImpactError(f"randomisation={randomisation!r}. Fix: use 'auto', 'always' or "
+                          "'never'.")
+    est = _event_study(df, outcome, unit, time, first_treated, control=control,
+                       cluster=cluster, base_period=base_period, window=window,
+                       conf_level=conf_level, n_boot=n_boot, random_state=random_state,
+                       outcome_label=outcome_label, units=units, treated_label=treated_label,
+                       control_label=control_label)
+    return _few_clusters(est, df, outcome, unit, time, first_treated, control=control,
+                         cluster=cluster, base_period=base_period, conf_level=conf_level,
+                         randomisation=randomisation, random_state=random_state)
+
+
+def _few_clusters(est: Estimate, df, outcome, unit, time, first_treated, *, control, cluster,
+                  base_period, conf_level, randomisation, random_state) -> Estimate:
+    """The few-treated-clusters warning and randomisation inference for the simple ATT."""
+    import warnings
+
+    from .inference import (
+        FEW_TREATED,
+        FewClustersWarning,
+        _assignments,
+        few_clusters_warning,
+        invert_placebos,
+    )
+
+    cl = cluster or unit
+    units_tab = df.groupby(unit, sort=False).agg(cl=(cl, "first"), g=(first_treated, "first"))
+    g = pd.to_numeric(units_tab["g"], errors="coerce").astype(float)
+    g = g.where(np.isfinite(g) & (g != 0), np.inf)
+    per_cluster = g.groupby(units_tab["cl"]).agg(["min", "max"])
+    n1 = int(np.isfinite(per_cluster["min"]).sum())
+    n0 = int((~np.isfinite(per_cluster["max"])).sum())
+    few = min(n1, n0) < FEW_TREATED
+    est.extra.update(n_treated_clusters=n1, n_control_clusters=n0)
+    if not few and randomisation != "always":
+        return est
+    by_cluster = bool((per_cluster["min"] == per_cluster["max"]).all())
+    try:
+        tvals = df[time].to_numpy(dtype=float)
+    except (TypeError, ValueError):        # periods that are not numbers: no placebo starts
+        by_cluster = False
+    use_ri = by_cluster and randomisation != "never"
+    if few:
+        text = few_clusters_warning(n1, n0, "clusters", randomised=use_ri)
+        if randomisation == "never":
+            text = text.split("; randomisation")[0]
+        warnings.warn(FewClustersWarning(text), stacklevel=3)
+        est.warnings.append(text)
+    if not use_ri:
+        return est
+    start = per_cluster["min"].to_numpy()
+    labels = per_cluster.index.to_numpy()
+    starts, exact, total = _assignments(start, 199, np.random.default_rng(random_state))
+    cl_of_row = df[cl].to_numpy()
+    pos = pd.Index(labels).get_indexer(cl_of_row)
+    gi = pd.to_numeric(df[first_treated], errors="coerce").astype(float).to_numpy()
+    gi = np.where(np.isfinite(gi) & (gi != 0), gi, np.inf)
+    d_obs = (tvals >= gi).astype(float)
+    c, dd = [], []
+    for assignment in starts:
+        placebo = df.assign(**{first_treated: assignment[pos], "_d_obs_": d_obs})
+        try:
+            kw = dict(control=control, cluster=cluster, base_period=base_period,
+                      conf_level=conf_level, n_boot=9, random_state=0)
+            c.append(_event_study(placebo, outcome, unit, time, first_treated, **kw).estimate)
+            dd.append(_event_study(placebo, "_d_obs_", unit, time, first_treated,
+                                   **kw).estimate)
+        except ImpactError:          # an assignment with no comparison cells says nothing
+            continue
+    p, lo, hi = invert_placebos(est.estimate, np.array(c), np.array(dd), conf_level)
+    P = len(c)
+    est.extra["cluster_robust"] = {"ci_low": est.ci_low, "ci_high": est.ci_high,
+                                   "p_value": est.p_value, "inference": est.inference}
+    est.p_value, est.ci_low, est.ci_high = p, lo, hi
+    est.inference = (f"randomisation inference for the overall effect: the clusters' start "
+                     f"periods reassigned over {len(labels)} clusters "
+                     + (f"in all {P} distinct ways" if exact else
+                        f"in {P - 1} random ways (seed {random_state}) of {total:,} possible")
+                     + "; p-value and interval (by test inversion, assuming a constant effect) "
+                     "from the placebo estimates; event-time rows keep "
+                     + est.inference)
+    est.extra["n_assignments"] = P
+    est.assumptions.append("the treated clusters' start periods were assigned as if at "
+                           "random among the clusters (randomisation inference), with a "
+                           "constant effect for the interval")
+    return est
+
+
+def _event_study(df: pd.DataFrame, outcome: str, unit: str, time: str, first_treated: str, *,
+                 control: str = "notyet", cluster: str | None = None,
+                 base_period: str = "varying", window: tuple[int, int] | None = None,
+                 conf_level: float = 0.95, n_boot: int = 999, random_state: int | None = 0,
+                 outcome_label: str | None = None, units: str = "",
+                 treated_label: str = "treated units",
+                 control_label: str = "comparison units") -> Estimate:
+    """The estimator behind :func:`event_study` (no few-cluster handling)."""
     v.require_frame(df)
     cols = [outcome, unit, time, first_treated] + ([cluster] if cluster else [])
     v.require_columns(df, cols)
@@ -372,10 +476,6 @@ def event_study(df: pd.DataFrame, outcome: str, unit: str, time: str, first_trea
         "comparisons are never-treated" + (" or not-yet-treated" if control == "notyet" else "")
         + " units only, so staggered starts do not contaminate the estimate",
     ]
-    n_tc = len(np.unique(clusters[treated_units]))
-    if n_tc < 10:
-        assumptions.append(f"only {n_tc} clusters contain treated units: cluster-robust "
-                           "intervals can be too narrow with so few treated clusters")
     thin = {c: n for c, n in cohort_clusters.items() if n < 5}
     if thin:
         listed = ", ".join(f"{c} ({n})" for c, n in thin.items())

@@ -549,14 +549,44 @@ def randomisation_inference(y: np.ndarray, d: np.ndarray, clusters, *,
     beta = float(dt @ yt / (dt @ dt))
     P = len(c)
 
+    p0, lo, hi = invert_placebos(beta, c, dd, conf_level)
+    how = (f"randomisation inference: the treatment reassigned over {G} clusters "
+           + (f"in all {P} distinct ways" if exact else f"in {P - 1} random ways (seed "
+              f"{random_state}) of {total:,} possible")
+           + "; p-value and interval (by test inversion, assuming a constant effect) from the "
+           "placebo coefficients")
+    if P * (1 - conf_level) < 1:
+        how += (f"; with only {P} assignments no p-value can fall below {1 / P:.3g}, so the "
+                f"{round(conf_level * 100)}% interval is unbounded")
+    return {"estimate": beta, "p_value": p0, "ci_low": float(lo), "ci_high": float(hi),
+            "n_assignments": int(P), "exact": bool(exact), "inference": how}
+
+
+def invert_placebos(beta: float, c: np.ndarray, dd: np.ndarray, conf_level: float = 0.95
+                    ) -> tuple[float, float, float]:
+    """p-value of "no effect" and the interval from placebo estimates linear in the effect.
+
+    For each assignment the estimate on the untreated outcomes ``y - b d`` is ``c - b dd``
+    (``c``: the estimate on ``y``; ``dd``: on the observed treatment ``d``); the observed
+    assignment is one of them (``c = beta``, ``dd = 1``). ``p(b)`` is the share with
+    ``|c - b dd| >= |beta - b|``; it changes only at breakpoints, so the interval (the hull
+    of every b with ``p(b) > 1 - conf_level``) is exact.
+
+    Returns
+    -------
+    (p_value, ci_low, ci_high)
+    """
+    c, dd = np.asarray(c, dtype=float), np.asarray(dd, dtype=float)
+
     def pval(b):
         return float(np.mean(np.abs(c - b * dd) >= np.abs(beta - b) * (1 - 1e-12) - 1e-15))
 
     alpha = 1 - conf_level
-    # p(b) changes only where |c - b dd| = |beta - b|: at these breakpoints
     with np.errstate(divide="ignore", invalid="ignore"):
         br = np.concatenate([(c - beta) / (dd - 1), (c + beta) / (dd + 1)])
     br = np.unique(br[np.isfinite(br)])
+    if len(br) == 0:
+        return pval(0.0), -np.inf, np.inf
     span = max(float(np.ptp(br)), abs(beta), 1.0)
     grid = np.concatenate([[br[0] - span], 0.5 * (br[1:] + br[:-1]), [br[-1] + span]])
     accepted = np.flatnonzero([pval(b) > alpha for b in grid])
@@ -564,16 +594,7 @@ def randomisation_inference(y: np.ndarray, d: np.ndarray, clusters, *,
     # the accepted set is a union of segments between breakpoints: its hull is reported
     lo = -np.inf if i0 == 0 else float(br[i0 - 1])
     hi = np.inf if i1 == len(br) else float(br[i1])
-    how = (f"randomisation inference: the treatment reassigned over {G} clusters "
-           + (f"in all {P} distinct ways" if exact else f"in {P - 1} random ways (seed "
-              f"{random_state}) of {total:,} possible")
-           + "; p-value and interval (by test inversion, assuming a constant effect) from the "
-           "placebo coefficients")
-    if P * alpha < 1:
-        how += (f"; with only {P} assignments no p-value can fall below {1 / P:.3g}, so the "
-                f"{round(conf_level * 100)}% interval is unbounded")
-    return {"estimate": beta, "p_value": pval(0.0), "ci_low": float(lo), "ci_high": float(hi),
-            "n_assignments": int(P), "exact": bool(exact), "inference": how}
+    return pval(0.0), lo, hi
 
 
 def few_cluster_inference(res: dict, y: np.ndarray, d: np.ndarray, clusters, *,
