@@ -24,11 +24,17 @@ outcome_effect
     Linear (attendance, pp), count (exclusions, rate ratio), binary (on track, risk
     difference).
 
+Design and sensitivity: :mod:`~nlc_eval.impact.design` (MDES and sample sizes of two- and
+three-level designs, ICCs and R² from data), :mod:`~nlc_eval.impact.sensitivity`
+(``Estimate.sensitivity()``: robustness values, E-values, Rosenbaum bounds) and
+:mod:`~nlc_eval.impact.placebo` (placebo outcome, placebo timing, stability over subsets).
+
 Education layer: :mod:`nlc_eval.impact.effects` (Hedges' g, EEF months' progress, WWC
 baseline equivalence and attrition).
 """
 
 from .cohort import entry_cohort_effect, stack_entry_cohorts
+from .design import clusters_needed, design_parameters, mdes, power, schools_needed
 from .did import did
 from .effects import (
     EEF_MONTHS,
@@ -48,7 +54,9 @@ from .inference import wild_cluster_bootstrap
 from .matching import match
 from .multilevel import multilevel, variance_components
 from .outcomes import outcome_effect
+from .placebo import placebo_outcome, placebo_table, placebo_timing, stability
 from .propensity import BalancedEstimate, OverlapWarning
+from .sensitivity import e_value, robustness_value, rosenbaum_bounds, sensitivity
 from .weighting import doubly_robust, ipw
 
 __all__ = [
@@ -58,6 +66,19 @@ __all__ = [
     "Estimate",
     "OverlapWarning",
     "attrition",
+    "clusters_needed",
+    "design_parameters",
+    "e_value",
+    "mdes",
+    "placebo_outcome",
+    "placebo_table",
+    "placebo_timing",
+    "power",
+    "robustness_value",
+    "rosenbaum_bounds",
+    "schools_needed",
+    "sensitivity",
+    "stability",
     "baseline_equivalence",
     "clustered_effect_size",
     "did",

@@ -49,6 +49,7 @@ from . import _validate as v
 from ._covariates import encode_covariates
 from .estimate import Estimate
 from .inference import ols_cluster
+from .sensitivity import ols_inputs
 
 __all__ = ["adjustment_matrix", "entry_cohort_effect", "independent_columns",
            "stack_entry_cohorts", "within"]
@@ -201,6 +202,18 @@ def adjustment_matrix(d: pd.DataFrame, polynomial: Mapping[str, int] | None = No
     if not cols:
         return np.empty((len(d), 0)), names, reference
     return np.column_stack(cols), names, reference
+
+
+def _benchmark_groups(used, first, polynomial, factors):
+    """Columns of each adjustment variable (a polynomial's powers, a factor's levels)."""
+    groups: dict[str, list[int]] = {}
+    for j, name in enumerate(used):
+        base = name.split("^")[0] if name.split("^")[0] in polynomial else name
+        for col in factors or []:
+            if name.startswith(f"{col} "):
+                base = col
+        groups.setdefault(base, []).append(first + j)
+    return groups
 
 
 def _encode_text(design, covariates, outcome, treatment, strata, cluster):
@@ -418,7 +431,10 @@ def entry_cohort_effect(design: pd.DataFrame, *, outcome: str, treatment: str,
         extra={"n_rows": int(len(d)), "n_strata": int(stratum.max() + 1),
                "n_clusters": res["n_clusters"], "n_treated_clusters": n_tc,
                "n_params": int(res.get("n_params", X.shape[1])),
-               "arm_weights": arm_weights, "covariates": used},
+               "arm_weights": arm_weights, "covariates": used,
+               "ovb_inputs": ols_inputs(X, Z[:, 0], 0, n_absorbed=int(stratum.max() + 1),
+                                        benchmarks=_benchmark_groups(
+                                            used, T.shape[1], polynomial, factors))},
         warnings=list(res.get("warnings", [])),
         reference_levels=reference,
     )

@@ -15,6 +15,7 @@ from . import _validate as v
 from ._covariates import encode_covariates
 from .estimate import Estimate
 from .inference import FEW_CLUSTERS, few_cluster_inference, ols_cluster
+from .sensitivity import ols_inputs
 
 
 def demean(M: np.ndarray, groups: list[np.ndarray], *, tol: float = 1e-10,
@@ -210,5 +211,8 @@ def did(df: pd.DataFrame, outcome: str, treated: str, unit: str, time: str,
                "n_control_clusters": res["n_control_clusters"],
                **({"cluster_robust": res["cluster_robust"]} if "cluster_robust" in res else {}),
                "staggered": bool(starts > 1),
-               "few_clusters": bool(res["n_clusters"] < FEW_CLUSTERS)},
+               "few_clusters": bool(res["n_clusters"] < FEW_CLUSTERS),
+               "ovb_inputs": ols_inputs(Xz, yz, 0, n_absorbed=int(u_codes.max() + 1
+                                                                  + t_codes.max()),
+                                        benchmarks={c: [j + 1] for j, c in enumerate(covs)})},
     )

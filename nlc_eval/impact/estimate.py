@@ -256,6 +256,18 @@ class Estimate:
         lines.append(self.sentence())
         return "\n".join(lines)
 
+    def sensitivity(self, **options):
+        """Sensitivity to unmeasured confounding (see :mod:`nlc_eval.impact.sensitivity`).
+
+        Regression-based estimates give the treatment's ``partial_r2``, the
+        ``robustness_value`` and ``robustness_value_alpha`` (Cinelli & Hazlett, 2020) and
+        bounds benchmarked on observed covariates; ratios give E-values; 1:1 matching
+        Rosenbaum bounds. ``options`` go to :func:`~nlc_eval.impact.sensitivity.sensitivity`.
+        """
+        from .sensitivity import sensitivity
+
+        return sensitivity(self, **options)
+
     def __repr__(self) -> str:  # short, so notebooks show something readable
         f = self.formatted()
         return (

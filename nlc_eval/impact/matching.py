@@ -220,7 +220,9 @@ def match(df: pd.DataFrame, outcome: str, treatment: str, covariates: list[str],
         conf_level=conf_level, inference=how + f", {n_boot} draws, seed {random_state}",
         assumptions=assumptions, treated_label=treated_label, control_label=control_label,
         extra={"estimand": est_name, "n_unmatched": int(n_unmatched),
-               "max_abs_smd_after": float(worst), **overlap, "bootstrap_draws": draws},
+               "max_abs_smd_after": float(worst), **overlap, "bootstrap_draws": draws,
+               **({"pair_differences": diffs} if int(ratio) == 1 and est_name != "ATE"
+                  else {})},
         balance=balance, propensity=ps, treatment=t, weights=weights,
         reference_levels=enc.reference_levels,
     )

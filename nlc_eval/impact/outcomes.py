@@ -30,6 +30,7 @@ from .inference import (
     ols_cluster,
     p_from_t,
 )
+from .sensitivity import ols_inputs
 
 KINDS = ("linear", "count", "binary")
 
@@ -142,6 +143,10 @@ def outcome_effect(df: pd.DataFrame, outcome: str, treatment: str,
                                               "cluster_robust") if key in r})
         if absorb:
             extra["absorbed"] = list(absorb)
+        extra["ovb_inputs"] = ols_inputs(
+            Xfit, yfit, k,
+            n_absorbed=sum(int(c.max()) + 1 for c in codes) - len(codes) + 1 if codes else 0,
+            benchmarks={c: [j + 1 + k] for j, c in enumerate(covs)})
         return Estimate(estimate=r["estimate"], se=r["se"], ci_low=r["ci_low"],
                         ci_high=r["ci_high"], p_value=r["p_value"],
                         method="linear regression adjustment"
