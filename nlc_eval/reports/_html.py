@@ -468,9 +468,15 @@ def index_html(outcomes: Iterable[dict[str, Any]], *, title: str = "Reports",
         parts.append(f'<p class="meta">{_e(subtitle)}</p>')
     parts.append(f"<p>{len(published)} reports, produced {_e(now)}.</p>")
     school_list = list(schools or [])
+    kinds = _kinds(groups)
+    # the authority-wide reports first, then the finder, then clusters and families
     if school_list:
-        parts.append(_finder(school_list, ok))
-    for kind in _kinds(groups):
+        at = 1 if kinds and kinds[0] == "authority" else 0
+        kinds.insert(at, "_finder")
+    for kind in kinds:
+        if kind == "_finder":
+            parts.append(_finder(school_list, ok))
+            continue
         heading = _KIND_TITLES.get(kind, kind.replace("_", " ").capitalize())
         hid = f"kind-{re.sub(r'[^a-z0-9]+', '-', kind.lower())}"
         parts.append(f'<section aria-labelledby="{hid}"><h2 id="{hid}">{_e(heading)}</h2><ul>')
