@@ -318,10 +318,10 @@ def family_map(table: pd.DataFrame, *, x: str = "roll", y: str = "simd_q1_share"
                    label=f"family {highlight}", edgecolor="#000000", linewidth=0.6)
         name_col = next((c for c in ("School", "school_name") if c in mine), None)
         if name_col is not None and len(mine) <= 12:
-            for r in mine.itertuples():
-                ax.annotate(str(getattr(r, name_col) if name_col != "School" else r.School),
-                            (r._x, r._y), xytext=(5, 3), textcoords="offset points",
-                            fontsize=9)
+            for name, xv, yv in zip(mine[name_col], mine["_x"], mine["_y"], strict=True):
+                if np.isfinite(xv) and np.isfinite(yv):
+                    ax.annotate(str(name), (xv, yv), xytext=(5, 3),
+                                textcoords="offset points", fontsize=9)
     else:
         marks = ("o", "s", "^", "D", "v", "P")
         for i, (name, g) in enumerate(data.groupby(family, sort=True)):
