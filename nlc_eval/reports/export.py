@@ -415,7 +415,7 @@ def render(name: str, nb, title: str) -> tuple[str, dict[str, bytes]]:
 
 
 def write_extras(out_dir: str | Path, name: str, page: str, downloads: dict[str, bytes],
-                 *, title: str = "") -> list[Path]:
+                 *, title: str = "", docx: bool = True) -> list[Path]:
     """Publish a page's downloads (``downloads/<name>/``, replaced whole) and its DOCX.
 
     The downloads are written to a new folder that then replaces the old one, so a reader
@@ -439,9 +439,11 @@ def write_extras(out_dir: str | Path, name: str, page: str, downloads: dict[str,
         os.replace(final, old)
     os.replace(fresh, final)
     shutil.rmtree(old, ignore_errors=True)
-    buf = io.BytesIO()
-    html_to_docx(page, buf, title=title, base=out_dir)
-    files = [atomic_write_bytes(out_dir / f"{name}.docx", buf.getvalue())]
+    files = []
+    if docx:
+        buf = io.BytesIO()
+        html_to_docx(page, buf, title=title, base=out_dir)
+        files.append(atomic_write_bytes(out_dir / f"{name}.docx", buf.getvalue()))
     return files + [final / f for f in sorted(downloads)]
 
 
