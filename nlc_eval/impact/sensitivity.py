@@ -106,7 +106,7 @@ def adjusted_estimate(estimate: float, se: float, dof: float, r2dz_x: float,
     if not (0 <= r2dz_x < 1 and 0 <= r2yz_dx <= 1):
         raise ImpactError(f"partial R² values {r2dz_x!r}, {r2yz_dx!r}: need 0 <= R² < 1.")
     bias = math.sqrt(r2yz_dx * r2dz_x / (1 - r2dz_x)) * se * math.sqrt(dof)
-    adj = math.copysign(abs(estimate) - bias, estimate) if estimate else -bias
+    adj = (1.0 if estimate >= 0 else -1.0) * (abs(estimate) - bias)
     adj_se = math.sqrt((1 - r2yz_dx) / (1 - r2dz_x)) * se * math.sqrt(dof / (dof - 1))
     crit = stats.t.ppf(0.5 + conf_level / 2, dof - 1)
     return {"adjusted_estimate": adj, "adjusted_se": adj_se,
