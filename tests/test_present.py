@@ -99,6 +99,10 @@ def test_numbers_years_and_missing():
         df, caption="c", source="x", row_header=False)).find("tbody").find_all("td")]
     assert cells == ["2021", "12,345", "c", "Yes", "2022", "678", "79,400,000,000,000.0",
                      "No"]
+    neg = pd.DataFrame({"Gap (points)": [-0.04, -0.06, 0.0]})
+    cells = [td.get_text() for td in _soup(present.table_html(
+        neg, caption="c", source="x", row_header=False)).find("tbody").find_all("td")]
+    assert cells == ["0.0", "-0.1", "0.0"]                 # no "-0.0"
     with pytest.raises(ReportError, match="raw column name"):
         present.table_html(pd.DataFrame({"simd_q1_share": [1.0]}), caption="x", source="y")
     with pytest.raises(ReportError, match="caption"):

@@ -143,7 +143,7 @@ h2{border-top:none}
 table{width:100%;font-size:8.5pt;page-break-inside:auto}
 thead{display:table-header-group} tfoot{display:table-footer-group}
 tr,img,figcaption{break-inside:avoid;page-break-inside:avoid}
-th,td{padding:.15rem .3rem;overflow-wrap:anywhere;hyphens:auto}
+th,td{padding:.15rem .3rem;overflow-wrap:break-word;hyphens:manual}
 figure{break-inside:avoid} figure img{max-height:120mm;width:auto;border:none}
 summary{color:#000;text-decoration:none;font-weight:700;list-style:none}
 }

@@ -179,7 +179,8 @@ def _format_column(values: pd.Series, header: str, *, count: bool, decimals: int
             elif count and float(v).is_integer():
                 out.append(f"{int(v):,}")
             else:
-                out.append(f"{float(v):,.{decimals}f}")
+                text = f"{float(v):,.{decimals}f}"
+                out.append(text[1:] if re.fullmatch(r"-0\.?0*", text) else text)
         elif isinstance(v, pd.Timestamp):
             out.append(f"{v:%d %B %Y}".lstrip("0"))
         else:
