@@ -304,7 +304,8 @@ class FamilyResult:
             if r.solver == "exact":
                 line += "; proven optimal (exact solve)"
             elif not pd.isna(r.gap):
-                line += f"; within {100 * r.gap:.1f}% of the best possible (certified bound)"
+                line += (f"; certified gap {100 * r.gap:.1f}% (no partition can have a "
+                         f"within-family SS below {r.lower_bound:.3f})")
             lines.append(line + ".")
         if len(self.excluded):
             lines.append(f"{len(self.excluded)} schools excluded: "

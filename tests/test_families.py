@@ -327,7 +327,8 @@ def north_lanarkshire(official_dir):
 
 def test_real_north_lanarkshire_families(north_lanarkshire):
     nl = north_lanarkshire[north_lanarkshire["sector"].isin(["primary", "secondary"])]
-    res = form_families(nl, size=SECTOR_SIZES, cannot_link="cluster", random_state=0)
+    res = form_families(nl, size=SECTOR_SIZES, cannot_link="cluster", random_state=0,
+                        bound_time=5.0)
     m = res.members
     assert len(m) == 118 + 23
     for sector, (lo, hi) in (("primary", (6, 10)), ("secondary", (3, 4))):
@@ -338,6 +339,10 @@ def test_real_north_lanarkshire_families(north_lanarkshire):
     q = res.quality(n_random=30)
     assert (q["cannot_link_violations"] == 0).all()
     assert (q["ratio_to_random_high"] < 0.5).all()
+    # secondaries are solved exactly: the optimum of all 10,626 trios and quads (9.2019)
+    assert q.loc["secondary", "solver"] == "exact" and abs(q.loc["secondary", "gap"]) < 1e-12
+    assert q.loc["secondary", "within_ss"] == pytest.approx(9.2019, abs=1e-4)
+    assert q.loc["primary", "lower_bound"] <= q.loc["primary", "within_ss"]
     again = form_families(nl[nl["sector"] == "secondary"], size=SECTOR_SIZES,
                           cannot_link="cluster", random_state=0)
     sec = res.assignments[m["sector"].to_numpy() == "secondary"]
@@ -358,4 +363,31 @@ def test_cli_writes_csv(official_dir, tmp_path):
     assert len(t) == 23 and t["family"].value_counts().between(3, 4).all()
     assert not t.duplicated(["family", "cluster"]).any()
     assert main(["families", "--year", "2024", "--sector", "primary", "--size", "5-5",
+                 "--data", str(official_dir), "--out", str(out)]) == 1
+
+
+def test_cli_keeps_locked_schools_and_writes_workbook(official_dir, tmp_path):
+    from nlc_eval.cli import main
+
+    keep = tmp_path / "keep.csv"
+    pd.DataFrame({"seed_code": ["8516634", "8516839"], "family": ["S90", "S90"],
+                  "sector": "secondary"}).to_csv(keep, index=False)
+    out = tmp_path / "fam.csv"
+    rc = main(["families", "--year", "2024", "--sector", "secondary", "--cannot-link",
+               "cluster", "--keep", str(keep), "--data", str(official_dir), "--out", str(out)])
+    assert rc == 0
+    t = pd.read_csv(out, dtype={"seed_code": str})
+    fam = t.set_index("seed_code")["family"]
+    assert fam["8516634"] == fam["8516839"] == "S90"
+    book = pd.read_excel(tmp_path / "fam.xlsx", sheet_name=None, dtype=str)
+    assert set(book) == {"secondary", "secondary schools", "quality"}
+    q = book["quality"].set_index("group")
+    assert q.loc["secondary", "solver"] == "exact" and abs(float(q.loc["secondary", "gap"])) < 1e-12
+    assert float(q.loc["secondary", "lower_bound"]) == pytest.approx(
+        float(q.loc["secondary", "within_ss"]))
+    assert "S90" in set(book["secondary"]["family"])
+    assert len(book["secondary schools"]) == 23
+    bad = tmp_path / "bad.csv"
+    pd.DataFrame({"seed_code": ["0000000"], "family": ["S90"]}).to_csv(bad, index=False)
+    assert main(["families", "--year", "2024", "--sector", "secondary", "--keep", str(bad),
                  "--data", str(official_dir), "--out", str(out)]) == 1

@@ -7,14 +7,15 @@ import re
 from pathlib import Path
 
 NAME = "families"
-HELP = "Form family groups of similar schools (size and SIMD) and write them to a CSV."
+HELP = ("Form family groups of similar schools (size and SIMD) and write them to a CSV and "
+        "an XLSX workbook.")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--year", type=int, required=True, help="census year, e.g. 2024")
     parser.add_argument("--sector", default="primary",
-                        choices=["primary", "secondary", "special"],
-                        help="sector to group (default primary)")
+                        choices=["primary", "secondary", "special", "all"],
+                        help="sector to group, or all three (default primary)")
     parser.add_argument("--size", default=None, metavar="MIN-MAX",
                         help="family size bounds, e.g. 6-10 (default 6-10 for primaries, "
                         "3-4 for secondaries, 3-7 for special schools)")
@@ -29,11 +30,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--previous", default=None, metavar="CSV",
                         help="last year's families (columns seed_code, family): warm start "
                         "that keeps most schools in their family")
+    parser.add_argument("--keep", default=None, metavar="FILE",
+                        help="CSV or XLSX (columns seed_code, family[, sector]) of schools "
+                        "locked into named families; the rest are formed around them")
+    parser.add_argument("--bound-time", type=float, default=20.0, metavar="SECONDS",
+                        help="time for the certified lower bound of each large group "
+                        "(default 20)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--data", metavar="DIR",
                         help="folder of official files (default $NLC_EVAL_OFFICIAL_DATA)")
     parser.add_argument("--out", default=None, metavar="FILE",
                         help="CSV to write (default families-<sector>-<year>.csv)")
+    parser.add_argument("--xlsx", default=None, metavar="FILE",
+                        help="workbook to write (default: the CSV name with .xlsx): a sheet "
+                        "per sector with each family's members and profile, and a quality "
+                        "sheet with the within-family SS, its certified lower bound and gap")
 
 
 def parse_size(text: str):
@@ -50,16 +61,92 @@ def parse_size(text: str):
     return int(m.group(1)), int(m.group(2))
 
 
+def _read_table(path: str, what: str):
+    import pandas as pd
+
+    from nlc_eval.errors import DataError
+
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"the {what} file does not exist.", table=str(p),
+                        fix="give the path of a CSV or XLSX file.")
+    if p.suffix.lower() in (".xlsx", ".xlsm"):
+        t = pd.read_excel(p, dtype={"seed_code": str, "family": str})
+    else:
+        t = pd.read_csv(p, dtype={"seed_code": str, "family": str})
+    missing = [c for c in ("seed_code", "family") if c not in t.columns]
+    if missing:
+        raise DataError(f"the {what} file has no column {missing[0]!r}.", table=str(p),
+                        column=missing[0], fix="give columns seed_code and family "
+                        "(and optionally sector).")
+    bad = t["seed_code"].isna() | t["family"].isna()
+    if bad.any():
+        row = int(bad.to_numpy().nonzero()[0][0]) + 2
+        raise DataError(f"the {what} file has a blank seed_code or family.", table=str(p),
+                        column="seed_code" if t["seed_code"].isna().any() else "family",
+                        row=row, fix="fill or delete that row.")
+    return t
+
+
+def workbook_sheets(result, sectors) -> dict:
+    """The sheets of the families workbook, every one passed through small-number
+    suppression (rolls under 5 pupils are hidden, with the profile figures derived from
+    them)."""
+
+    from nlc_eval.disclosure import format_suppressed, suppress
+
+    sheets = {}
+    members = result.members
+    table = result.table()
+    for sector in sectors:
+        m = members[members["sector"] == sector]
+        if m.empty:
+            continue
+        cols = [c for c in ("family", "seed_code", "school_name", "roll", "simd_mean_quintile",
+                            "simd_q1_share", "distance_to_centre", "cannot_link_group",
+                            "previous_family", "changed") if c in m.columns]
+        mm = m[cols].rename(columns={"cannot_link_group": "cluster"}).sort_values(
+            ["family", "school_name"]).reset_index(drop=True)
+        rates = {c: (None, "roll") for c in ("simd_mean_quintile", "simd_q1_share")
+                 if c in mm.columns}
+        mm["roll"] = mm["roll"].round().astype("int64")
+        mm = format_suppressed(suppress(mm, count_columns=["roll"], rate_columns=rates,
+                                        margins=False), decimals=3)
+        fam = table[table["group"] == sector].drop(columns=["group"]).reset_index(drop=True)
+        counts = [c for c in ("roll_min", "roll_max") if c in fam.columns]
+        for c in counts:
+            fam[c] = fam[c].round().astype("int64")
+        frates = {c: ["roll_min"] for c in fam.columns if c.endswith("_mean")
+                  and "roll_min" in fam.columns}
+        fam = fam.astype({"n_schools": "float64"})
+        fam = format_suppressed(suppress(fam, count_columns=counts, rate_columns=frates,
+                                         margins=False), decimals=3)
+        fam["n_schools"] = fam["n_schools"].map(lambda v: str(int(float(v))))
+        sheets[sector] = fam
+        sheets[f"{sector} schools"] = mm
+    q = result.quality(n_random=100).reset_index()
+    keep = [c for c in ("group", "solver", "n_schools", "n_families", "size_min", "size_max",
+                        "within_ss", "objective", "lower_bound", "gap", "gap_note",
+                        "ratio_to_random", "ratio_to_kmeans", "silhouette",
+                        "cannot_link_violations", "changed") if c in q.columns]
+    sheets["quality"] = q[keep]
+    return sheets
+
+
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from nlc_eval.config import official_data_dir
     from nlc_eval.data.official import load_school_locations, load_school_statistics
-    from nlc_eval.errors import DataError
+    from nlc_eval.errors import ConstraintError, DataError
     from nlc_eval.families import SECTOR_SIZES, form_families
 
     folder = official_data_dir(args.data)
-    size = parse_size(args.size) if args.size else SECTOR_SIZES[args.sector]
+    sectors = ["primary", "secondary", "special"] if args.sector == "all" else [args.sector]
+    if args.size and len(sectors) > 1:
+        raise ConstraintError("--size applies to one sector; with --sector all the "
+                              "authority's bounds are used (6-10, 3-4, 3-7).")
+    size = {args.sector: parse_size(args.size)} if args.size else SECTOR_SIZES
     schools = load_school_statistics(folder, years=[args.year])
     if args.authority.lower() != "all":
         la = schools["local_authority"].astype(str)
@@ -75,18 +162,29 @@ def run(args: argparse.Namespace) -> int:
         clusters = approximate_clusters(schools, load_school_locations(folder))
         schools = schools.merge(clusters[["seed_code", "sector", "cluster"]],
                                 on=["seed_code", "sector"], how="left")
-    schools = schools[schools["sector"].astype(str) == args.sector]
+    schools = schools[schools["sector"].astype(str).isin(sectors)]
     if schools.empty:
         raise DataError(f"no {args.sector} schools for {args.authority} in {args.year}.",
                         column="sector", fix="check --sector and --year.")
     previous = None
     if args.previous:
-        previous = pd.read_csv(args.previous, dtype={"seed_code": str, "family": str})
+        previous = _read_table(args.previous, "--previous")
         if "sector" in previous.columns:
-            previous = previous[previous["sector"] == args.sector]
+            previous = previous[previous["sector"].isin(sectors)]
+    fixed = None
+    if args.keep:
+        fixed = _read_table(args.keep, "--keep")
+        if "sector" in fixed.columns:
+            fixed = fixed[fixed["sector"].isin(sectors)]
+        unknown = sorted(set(fixed["seed_code"]) - set(schools["seed_code"].astype(str)))
+        if unknown:
+            raise DataError(f"--keep lists {len(unknown)} school(s) not among the "
+                            f"{args.sector} schools of {args.year}: {unknown[:5]}.",
+                            table=args.keep, column="seed_code",
+                            fix="check the seed codes, --sector and --year.")
     result = form_families(schools, size=size, cannot_link=args.cannot_link,
-                           previous=previous, random_state=args.seed,
-                           n_families=args.families)
+                           previous=previous, fixed=fixed, random_state=args.seed,
+                           n_families=args.families, bound_time=args.bound_time)
     out = Path(args.out or f"families-{args.sector}-{args.year}.csv")
     cols = [c for c in ("seed_code", "school_name", "sector", "family", "roll",
                         "simd_mean_quintile", "simd_q1_share", "distance_to_centre",
@@ -94,7 +192,11 @@ def run(args: argparse.Namespace) -> int:
             if c in result.members.columns]
     table = result.members[cols].rename(columns={"cannot_link_group": "cluster"})
     table.sort_values(["family", "school_name"]).to_csv(out, index=False)
+    book = Path(args.xlsx) if args.xlsx else out.with_suffix(".xlsx")
+    with pd.ExcelWriter(book, engine="openpyxl") as xl:
+        for name, sheet in workbook_sheets(result, sectors).items():
+            sheet.to_excel(xl, sheet_name=name[:31], index=False)
     print(result.summary())
     print(f"Wrote {len(table)} schools in {result.members['family'].nunique()} families "
-          f"to {out}.")
+          f"to {out} and {book}.")
     return 0
