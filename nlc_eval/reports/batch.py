@@ -154,9 +154,11 @@ def _unchanged(out: str | os.PathLike, key: str) -> BatchResult | None:
         return None
     entries = state.previous_entries(doc)
     outcomes = []
+    present = state.published_names(out)
     for name in names:
         e = entries.get(name)
-        if e is None or e.get("stale") or not state.is_current(e, e.get("fingerprint"), out):
+        if e is None or e.get("stale") or not state.is_current(e, e.get("fingerprint"), out,
+                                                               present):
             return None
         o = JobOutcome(**state.outcome_fields(e, JobOutcome))
         o.reused = True

@@ -447,6 +447,7 @@ def _run_locked(jobs: list[ReportJob], out_dir: Path, *, n_jobs: int, executor: 
     hashed_inputs = manifest.hash_inputs(inputs or [])
     digest = state.inputs_digest(hashed_inputs)
     kit = state.kit_fingerprint()
+    present = state.published_names(out_dir)
     prints: dict[str, tuple[str, dict[str, str]]] = {}
     todo: list[ReportJob] = []
     outcomes: list[JobOutcome] = []
@@ -455,7 +456,7 @@ def _run_locked(jobs: list[ReportJob], out_dir: Path, *, n_jobs: int, executor: 
         fp = state.fingerprint(parts)
         prints[job.name] = (fp, parts)
         before = previous.get(job.name)
-        if not force and state.is_current(before, fp, out_dir):
+        if not force and state.is_current(before, fp, out_dir, present):
             kept = JobOutcome(**state.outcome_fields(before, JobOutcome))
             kept.reused, kept.stale, kept.stale_reason = True, False, ""
             outcomes.append(kept)

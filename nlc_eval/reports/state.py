@@ -220,12 +220,26 @@ def previous_entries(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def is_current(entry: dict[str, Any] | None, fp: str, folder: str | os.PathLike) -> bool:
-    """True when a published report has this fingerprint and all its files are there."""
+def published_names(folder: str | os.PathLike) -> set[str]:
+    """Names of every file under ``folder`` (pages beside, downloads in sub-folders)."""
+    names: set[str] = set()
+    for _, _, files in os.walk(folder):
+        names.update(files)
+    return names
+
+
+def is_current(entry: dict[str, Any] | None, fp: str, folder: str | os.PathLike,
+               present: set[str] | None = None) -> bool:
+    """True when a published report has this fingerprint and all its files are there.
+
+    ``present`` is :func:`published_names` of the folder (computed when not given).
+    """
     if not entry or entry.get("status") != "ok" or entry.get("fingerprint") != fp:
         return False
-    files = entry.get("files") or [f"{entry['name']}.html"]
-    return all((Path(folder) / f).is_file() for f in files)
+    if not (Path(folder) / f"{entry['name']}.html").is_file():
+        return False
+    names = published_names(folder) if present is None else present
+    return all(Path(f).name in names for f in entry.get("files") or [])
 
 
 def outcome_fields(entry: dict[str, Any], cls) -> dict[str, Any]:
