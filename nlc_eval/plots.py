@@ -116,7 +116,7 @@ def _axes(ax=None, size: tuple[float, float] | None = None):
 
 
 def _height(n_rows: int) -> float:
-    return max(2.2, 0.36 * n_rows + 1.3)
+    return max(2.2, 0.46 * n_rows + 1.3)
 
 
 def finish(ax, title: str = "", *, xlabel: str | None = None, ylabel: str | None = None,
@@ -133,6 +133,11 @@ def finish(ax, title: str = "", *, xlabel: str | None = None, ylabel: str | None
                     textcoords="offset points", fontsize=9, color=REFERENCE)
     ax.figure.tight_layout()
     return ax
+
+
+def _wrap(labels, width: int = 24) -> list[str]:
+    """Row labels wrapped to keep the plot wide on a phone (long school names)."""
+    return ["\n".join(textwrap.wrap(str(v), width)) or str(v) for v in labels]
 
 
 def _with_unit(label: str, unit: str) -> str:
@@ -208,7 +213,7 @@ def dot_plot(table: pd.DataFrame, value: str, *, label: str, highlight=None,
         else:
             ax.annotate(NOT_SHOWN, (lo - pad, yi), xytext=(4, 0), textcoords="offset points",
                         va="center", fontsize=10, color=REFERENCE)
-    ax.set_yticks(y, [str(v) for v in data[label]])
+    ax.set_yticks(y, _wrap(data[label]))
     for tick, name in zip(ax.get_yticklabels(), data[label], strict=True):
         if _is_hi(name, highlight):
             tick.set_fontweight("bold")
@@ -244,7 +249,7 @@ def forest(table: pd.DataFrame, *, label: str = "label", estimate: str = "estima
             ax.annotate(NOT_SHOWN + " learners", (null, yi), xytext=(4, 0),
                         textcoords="offset points", va="center", fontsize=10, color=REFERENCE)
     ax.axvline(null, color=REFERENCE, linewidth=1)
-    ax.set_yticks(y, [str(v) for v in data[label]])
+    ax.set_yticks(y, _wrap(data[label]))
     for tick, name in zip(ax.get_yticklabels(), data[label], strict=True):
         if _is_hi(name, highlight):
             tick.set_fontweight("bold")
@@ -362,7 +367,7 @@ def simd_profile(table: pd.DataFrame, *, label: str = "school_name",
         left += np.nan_to_num(values)
     labels = [f"{v} (part not shown)" if data.loc[v].isna().any() else str(v)
               for v in data.index]
-    ax.set_yticks(y, labels)
+    ax.set_yticks(y, _wrap(labels))
     ax.invert_yaxis()
     ax.set_xlim(0, 100)
     ax.grid(axis="y", visible=False)
