@@ -257,3 +257,19 @@ def test_sigkill_of_a_real_report_batch(tmp_path):
     doc = json.loads((out / "manifest.json").read_text())
     assert "cluster-01" in {r["name"] for r in doc["reports"] if r["status"] == "ok"}
     assert doc["lock_file"]["sha256"] == state.lock_file_info()["sha256"]
+
+
+def test_identical_batch_is_recognised_before_any_work(nb, tmp_path):
+    from nlc_eval.reports.batch import _unchanged
+
+    src = tmp_path / "input.txt"
+    src.write_text("3")
+    out = tmp_path / "out"
+    assert _unchanged(out, "key-1") is None
+    _run(nb, src, [1, 2], out, batch_key="key-1")
+    done = _unchanged(out, "key-1")
+    assert done is not None and [o.name for o in done.outcomes] == ["r-1", "r-2"]
+    assert all(o.reused for o in done.outcomes) and done.exit_code == 0
+    assert _unchanged(out, "key-2") is None           # another selection or other inputs
+    (out / "r-2.ipynb").unlink()                      # a file of one report is gone
+    assert _unchanged(out, "key-1") is None
