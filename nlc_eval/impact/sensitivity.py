@@ -185,7 +185,9 @@ def ols_inputs(X: np.ndarray, y: np.ndarray, treatment: int, *, n_absorbed: int 
     y = np.asarray(y, dtype=float)
     n, k = X.shape
     dof = n - k - int(n_absorbed)
-    _check_dof(dof)
+    if dof < 2:  # too few rows: the estimate stands, its sensitivity() will say why not
+        return {"estimate": float("nan"), "se": float("nan"), "t_statistic": float("nan"),
+                "dof": int(dof), "benchmarks": {}}
     XtX_inv = np.linalg.pinv(X.T @ X)
     beta = XtX_inv @ (X.T @ y)
     resid = y - X @ beta
