@@ -321,12 +321,8 @@ def family_map(table: pd.DataFrame, *, x: str = "roll", y: str = "simd_q1_share"
                    label="other families", alpha=0.7, linewidth=0)
         ax.scatter(mine["_x"], mine["_y"], s=60, color=HIGHLIGHT, marker=MARK_HIGHLIGHT,
                    label=f"family {highlight}", edgecolor="#000000", linewidth=0.6)
-        name_col = next((c for c in ("School", "school_name") if c in mine), None)
-        if name_col is not None and len(mine) <= 12:
-            for name, xv, yv in zip(mine[name_col], mine["_x"], mine["_y"], strict=True):
-                if np.isfinite(xv) and np.isfinite(yv):
-                    ax.annotate(str(name), (xv, yv), xytext=(5, 3),
-                                textcoords="offset points", fontsize=9)
+        # schools of a family sit close together: names would overlap, so they are in
+        # the data table under the figure rather than on it
     else:
         marks = ("o", "s", "^", "D", "v", "P")
         for i, (name, g) in enumerate(data.groupby(family, sort=True)):
