@@ -142,7 +142,7 @@ def gaps(cmp, gaps: pd.DataFrame) -> Section:
                "A measure appears only in years with new figures."))
     att = g[g["outcome"] == "attendance_rate"]
     if len(att):
-        fig = pd.DataFrame({"Session": att["year"].astype(int).to_numpy(),
+        fig = pd.DataFrame({"Session": att["year"].map(_year).to_numpy(),
                             "Difference from comparator (points)": att["estimate"].to_numpy(float),
                             "95% interval from": att["ci_low"].to_numpy(float),
                             "95% interval to": att["ci_high"].to_numpy(float)})
