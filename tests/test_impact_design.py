@@ -13,6 +13,7 @@ from nlc_eval.impact.design import (
     clusters_needed,
     design_parameters,
     mdes,
+    mdes_of_estimate,
     multiplier,
     power,
     schools_needed,
@@ -168,3 +169,21 @@ def test_design_parameters_errors():
         design_parameters(df, "y", ["g"], n_boot=0)
     with pytest.raises(ImpactError):
         design_parameters(df, "missing", ["g"], n_boot=0)
+
+
+def test_mdes_of_an_estimate_is_multiplier_times_se():
+    from scipy import stats
+
+    from nlc_eval.impact import Estimate
+
+    e = Estimate(1.0, 0.5, 0.0, 2.0, 0.05, 300, 3000, "x", extra={"n_clusters": 23})
+    m = mdes_of_estimate(e, sd=10.0)
+    assert m.df == 22
+    assert m.parameters["in_units"] == pytest.approx(
+        0.5 * (stats.t.ppf(0.975, 22) + stats.t.ppf(0.8, 22)))
+    assert m.mdes == pytest.approx(m.parameters["in_units"] / 10.0)
+    # many clusters: the large-sample 2.80 of Bloom (1995)
+    big = Estimate(1.0, 0.5, 0.0, 2.0, 0.05, 300, 3000, "x", extra={"n_clusters": 400})
+    assert mdes_of_estimate(big).mdes == pytest.approx(0.5 * 2.8016, abs=1e-3)
+    with pytest.raises(ImpactError, match="ratio"):
+        mdes_of_estimate(Estimate(1.2, 0.1, 1.0, 1.4, 0.05, 10, 10, "x", scale="ratio"))

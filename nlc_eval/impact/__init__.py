@@ -34,7 +34,14 @@ baseline equivalence and attrition).
 """
 
 from .cohort import entry_cohort_effect, stack_entry_cohorts
-from .design import clusters_needed, design_parameters, mdes, power, schools_needed
+from .design import (
+    clusters_needed,
+    design_parameters,
+    mdes,
+    mdes_of_estimate,
+    power,
+    schools_needed,
+)
 from .did import did
 from .effects import (
     EEF_MONTHS,
@@ -70,6 +77,7 @@ __all__ = [
     "design_parameters",
     "e_value",
     "mdes",
+    "mdes_of_estimate",
     "placebo_outcome",
     "placebo_table",
     "placebo_timing",

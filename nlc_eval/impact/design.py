@@ -59,7 +59,7 @@ from nlc_eval.errors import ImpactError
 from . import _validate as v
 
 __all__ = ["DesignParameters", "Mdes", "clusters_needed", "design_parameters", "mdes",
-           "multiplier", "power", "schools_needed"]
+           "mdes_of_estimate", "multiplier", "power", "schools_needed"]
 
 _DESIGNS = {(2, "school"): "CRA2_2", (2, "pupil"): "BIRA2_1", (3, "cluster"): "CRA3_3",
             (3, "school"): "BCRA3_2", (3, "pupil"): "BIRA3_1"}
@@ -275,6 +275,48 @@ def mdes(*, pupils_per_school: float, schools: float, icc_school: float,
         name += blocks[0]
     return Mdes(mdes=m * se, standard_error=se, df=dfree, multiplier=m, design=name,
                 power=power, alpha=alpha, parameters=params)
+
+
+def mdes_of_estimate(est, *, sd: float | None = None, power: float = 0.8,
+                     alpha: float | None = None) -> Mdes:
+    """The MDES of the design an estimate came from: ``M(df) * SE`` (Bloom, 1995).
+
+    The estimate's own standard error already carries its design (clustering, covariates,
+    group sizes), so the smallest effect it could detect with ``power`` is the multiplier
+    times that SE. Degrees of freedom are clusters - 1 when the estimate has fewer than 50
+    clusters (as its few-cluster inference), else large.
+
+    Parameters
+    ----------
+    est : Estimate
+        A difference (not a ratio).
+    sd : float, optional
+        SD of the outcome: the MDES is then in SDs (``mdes``) as well as in the outcome's
+        units (``parameters["in_units"]``); without it ``mdes`` is in the outcome's units.
+    power, alpha
+        Target power; the test's level (default ``1 - est.conf_level``).
+
+    Examples
+    --------
+    >>> from nlc_eval.impact import Estimate
+    >>> e = Estimate(1.0, 0.5, 0.0, 2.0, 0.05, 300, 3000, "x", extra={"n_clusters": 23})
+    >>> round(mdes_of_estimate(e).mdes, 2)    # (t(.975, 22) + t(.8, 22)) * 0.5
+    1.47
+    """
+    if getattr(est, "scale", "difference") == "ratio":
+        raise ImpactError("mdes_of_estimate needs a difference, not a ratio. Fix: use the "
+                          "log-ratio SE with multiplier() directly.")
+    if not (fmt.finite(est.se) and est.se > 0):
+        raise ImpactError("the estimate has no standard error, so its MDES is unknown.")
+    alpha = 1 - est.conf_level if alpha is None else alpha
+    G = (est.extra or {}).get("n_clusters")
+    dfree = G - 1 if isinstance(G, (int, np.integer)) and 1 < G < 50 else 1e6
+    m = multiplier(dfree, power=power, alpha=alpha)
+    in_units = m * float(est.se)
+    scale = float(sd) if sd is not None and fmt.finite(sd) and sd > 0 else 1.0
+    return Mdes(mdes=in_units / scale, standard_error=float(est.se) / scale, df=dfree,
+                multiplier=m, design="estimate", power=power, alpha=alpha,
+                parameters={"in_units": in_units, "sd": sd, "units": est.units})
 
 
 def power(effect_size: float, **design) -> float:
