@@ -540,7 +540,7 @@ def form_families(
     fixed=None,
     solver: str = "auto",
     bound: bool | str = "auto",
-    bound_time: float = 20.0,
+    bound_time: float = 10.0,
 ) -> FamilyResult:
     """Form family groups of similar schools.
 
