@@ -329,8 +329,12 @@ class Sensitivity(dict):
     ``critical_gamma``. :meth:`sentence` says it in plain words.
     """
 
-    def sentence(self) -> str:
-        """One or two plain-English sentences a report can print beside the effect."""
+    def sentence(self, labels: Mapping[str, str] | None = None) -> str:
+        """One or two plain-English sentences a report can print beside the effect.
+
+        ``labels`` maps benchmark covariates to the words used for them (default: the
+        kit's readable label of the column name).
+        """
         m = self.get("method", "")
         if m.startswith("omitted"):
             rv = self["robustness_value"]
@@ -347,9 +351,10 @@ class Sensitivity(dict):
                 f = fmt.effect(row["adjusted_estimate"], row["adjusted_ci_low"],
                                row["adjusted_ci_high"])
                 kd = float(row["kd"])
-                times = fmt.number(kd, 0 if kd == round(kd) else 1)
-                text += (f" A factor {times} times as strong as "
-                         f"{fmt.label(row['benchmark'])} would leave an effect of "
+                times = ("" if kd == 1 else
+                         f"{fmt.number(kd, 0 if kd == round(kd) else 1)} times ")
+                name = (labels or {}).get(row["benchmark"], fmt.label(row["benchmark"]))
+                text += (f" A factor {times}as strong as {name} would leave an effect of "
                          f"{f.estimate} ({f.interval}).")
             return text
         if "e_value" in self:
