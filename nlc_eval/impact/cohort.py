@@ -48,7 +48,7 @@ from nlc_eval.errors import ImpactError
 from . import _validate as v
 from ._covariates import encode_covariates
 from .estimate import Estimate
-from .inference import ols_cluster
+from .inference import few_cluster_inference, ols_cluster
 from .sensitivity import ols_inputs
 
 __all__ = ["adjustment_matrix", "entry_cohort_effect", "independent_columns",
@@ -265,6 +265,7 @@ def entry_cohort_effect(design: pd.DataFrame, *, outcome: str, treatment: str,
                         arm: str | None = None, arm_order: Sequence[str] | None = None,
                         unit: str | None = None, conf_level: float = 0.95, n_boot: int = 999,
                         weights: str = "auto", random_state: int | None = 0,
+                        randomisation: str = "auto",
                         outcome_label: str | None = None, units: str = "",
                         treated_label: str = "treated units",
                         control_label: str = "comparison units not yet treated",
@@ -315,6 +316,11 @@ def entry_cohort_effect(design: pd.DataFrame, *, outcome: str, treatment: str,
     conf_level, n_boot, weights, random_state
         Inference options of :func:`nlc_eval.impact.inference.ols_cluster` (the bootstrap is
         used with fewer than 50 clusters and is seeded by ``random_state``).
+    randomisation : {"auto", "always", "never"}
+        With fewer than five clusters holding treated (or comparison) rows a
+        :class:`~nlc_eval.impact.inference.FewClustersWarning` is issued and, when treatment
+        is assigned by cluster, the p-value and interval come from randomisation inference
+        over clusters (see :func:`nlc_eval.impact.inference.few_cluster_inference`).
     outcome_label, units, treated_label, control_label : str
         Wording of :meth:`Estimate.sentence`.
     method : str, optional
@@ -399,8 +405,14 @@ def entry_cohort_effect(design: pd.DataFrame, *, outcome: str, treatment: str,
     keep = independent_columns(Z[:, 1:], T.shape[1])
     X = Z[:, 1:][:, keep]
     used = [names[j - T.shape[1]] for j in keep if j >= T.shape[1]]
+    # strata are nested in the clusters: K counts them once, as fixest does
     res = ols_cluster(X, Z[:, 0], groups, 0, conf_level=conf_level, n_boot=n_boot,
-                      weights=weights, random_state=random_state, n_params=X.shape[1])
+                      weights=weights, random_state=random_state, absorb=[stratum])
+    res, cautions = few_cluster_inference(
+        res, M[:, 0], t.astype(float), groups,
+        covariates=M[:, 2:] if M.shape[1] > 2 else None, absorb=[stratum],
+        randomisation=randomisation,
+        conf_level=conf_level, n_perm=n_boot, random_state=random_state)
     if unit is not None:
         n_treated = int(d.loc[t == 1, unit].nunique())
         n_control = int(d.loc[t == 0, unit].nunique())
@@ -430,11 +442,14 @@ def entry_cohort_effect(design: pd.DataFrame, *, outcome: str, treatment: str,
         treated_label=treated_label, control_label=control_label,
         extra={"n_rows": int(len(d)), "n_strata": int(stratum.max() + 1),
                "n_clusters": res["n_clusters"], "n_treated_clusters": n_tc,
+               "n_control_clusters": res["n_control_clusters"],
+               **({"cluster_robust": res["cluster_robust"]} if "cluster_robust" in res
+                  else {}),
                "n_params": int(res.get("n_params", X.shape[1])),
                "arm_weights": arm_weights, "covariates": used,
                "ovb_inputs": ols_inputs(X, Z[:, 0], 0, n_absorbed=int(stratum.max() + 1),
                                         benchmarks=_benchmark_groups(
                                             used, T.shape[1], polynomial, factors))},
-        warnings=list(res.get("warnings", [])),
+        warnings=cautions,
         reference_levels=reference,
     )
