@@ -115,11 +115,15 @@ class FamilyFormer:
         Largest number of admissible families that is enumerated.
     bound : bool or "auto"
         After a heuristic solve, compute a certified lower bound on the objective by column
-        generation (:mod:`nlc_eval._family_bound`); the families generated also feed a
-        restricted set-partitioning programme whose solution replaces the heuristic's when
-        it is better. ``"auto"`` does so for up to 1,500 (super-)points; default False.
+        generation (:mod:`nlc_eval._family_bound`). ``"auto"`` does so for up to 1,500
+        (super-)points and only certifies: the families stay the heuristic's, which depend
+        on ``random_state`` and the group alone, so they are the same on every machine.
+        ``True`` also solves a restricted set-partitioning programme over the generated
+        families and keeps its solution when it is better (it then depends on how many
+        families the time allowed, i.e. on the machine's speed). Default False.
     bound_time : float
-        Seconds allowed for the bound (it is valid whenever it stops; more time, tighter).
+        Seconds allowed for the bound (it is valid whenever it stops; more time, tighter:
+        the bound, not the families, can differ between machines).
 
     Attributes
     ----------
@@ -315,7 +319,7 @@ class FamilyFormer:
             cert = certify(P, labels, seed=self.random_state, time_limit=self.bound_time)
             self.lower_bound_ = cert.bound
             self.n_columns_ = cert.n_columns
-            if cert.objective < solver.objective(P, labels) - 1e-12:
+            if self.bound is True and cert.objective < solver.objective(P, labels) - 1e-12:
                 labels = cert.labels
                 self.solver_ = "heuristic+columns"
         return labels
