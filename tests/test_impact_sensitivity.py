@@ -285,3 +285,28 @@ def test_errors_are_clear():
         e_value(-1.0)
     with pytest.raises(ImpactError, match="at least 1"):
         rosenbaum_bounds([1.0, 2.0, -0.5], gammas=[0.5])
+
+
+def test_report_states_mdes_and_sensitivity_beside_the_effect():
+    from nlc_eval.impact.design import mdes_of_estimate
+    from nlc_eval.reports.sections.impact import design_and_sensitivity
+
+    rng = np.random.default_rng(8)
+    m = 3000
+    c = pd.DataFrame({"cluster": rng.integers(0, 15, m), "cohort": rng.integers(0, 3, m),
+                      "prior": rng.normal(90, 5, m), "simd_q1": rng.integers(0, 2, m)})
+    c["treated"] = (rng.random(m) < 1 / (1 + np.exp((c.prior - 88) / 2))).astype(int)
+    c["y"] = 0.8 * c.prior - c.simd_q1 + 2.0 * c.treated + rng.normal(0, 3, m)
+    est = entry_cohort_effect(c, outcome="y", treatment="treated",
+                              strata=["cohort", "cluster"], cluster="cluster",
+                              polynomial={"prior": 2}, covariates=["simd_q1"], n_boot=19,
+                              units="percentage points")
+    results: dict = {}
+    lines = design_and_sensitivity(est, results)
+    assert len(lines) == 2
+    assert "percentage points or more with 80% power" in lines[0]
+    assert results["mdes"] == pytest.approx(mdes_of_estimate(est).parameters["in_units"],
+                                            abs=1e-4)  # num() keeps 4 decimals
+    s = est.sensitivity(benchmarks=["simd_q1"], kd=(1,))
+    assert results["robustness_value"] == pytest.approx(s["robustness_value"], abs=1e-4)
+    assert "as strong as living in SIMD deciles 1-2" in lines[1]

@@ -408,7 +408,8 @@ def cohort_effect(design: pd.DataFrame, *, level: str | None = None,
                  "n_clusters": est.extra["n_clusters"], "n_treated_clusters": n_tc,
                  "clustered_by": where, "n_strata": est.extra["n_strata"],
                  "level_weights": est.extra["arm_weights"],
-                 "covariates": est.extra["covariates"]}
+                 "covariates": est.extra["covariates"],
+                 "ovb_inputs": est.extra["ovb_inputs"]}
     return est
 
 

@@ -119,6 +119,7 @@ def evaluation(ctx, *, outcome: str = "attendance_rate",
         f"{METHOD_NAMES[method]}: learners had "
         f"{effect_words(est.estimate, est.ci_low, est.ci_high)} "
         f"({fmt.p_value(est.p_value)}).")
+    sec.sentences.extend(design_and_sensitivity(est, sec.results))
     t = pd.DataFrame({
         lab("effect"): [round(est.estimate, 2)], "95% interval from": [round(est.ci_low, 2)],
         "95% interval to": [round(est.ci_high, 2)], "p-value": [fmt.p_value(est.p_value)],
@@ -168,6 +169,42 @@ def evaluation(ctx, *, outcome: str = "attendance_rate",
                                "ci_high": num(est.ci_high), "p_value": num(est.p_value),
                                "n_treated": int(est.n_treated), "method": method}
     return sec
+
+
+def design_and_sensitivity(est, results: dict | None = None) -> list[str]:
+    """What the design could detect and how strong an unmeasured factor would have to be.
+
+    The smallest effect the estimate's design detects with 80% power (its multiplier times
+    its standard error, :func:`nlc_eval.impact.design.mdes_of_estimate`) and, for
+    regression-based estimates, the robustness value of :meth:`Estimate.sensitivity`
+    benchmarked on living in SIMD deciles 1-2; the numbers go to ``results``.
+    """
+    from nlc_eval.errors import ImpactError
+    from nlc_eval.impact.design import mdes_of_estimate
+
+    out: list[str] = []
+    try:
+        m = mdes_of_estimate(est)
+    except ImpactError:
+        m = None
+    if m is not None:
+        size = m.parameters["in_units"]
+        out.append(f"This design could detect an effect of "
+                   f"{fmt.number(size, max(1, fmt.sig_decimals(size)))} percentage points or "
+                   "more with 80% power; a smaller true effect could go unseen.")
+        if results is not None:
+            results["mdes"] = num(size)
+    bench = (est.extra.get("ovb_inputs") or {}).get("benchmarks", {})
+    try:
+        s = est.sensitivity(benchmarks=[b for b in ("simd_q1",) if b in bench], kd=(1,))
+    except ImpactError:
+        return out
+    if "robustness_value" in s:
+        out.append(s.sentence(labels={"simd_q1": "living in SIMD deciles 1-2"}))
+        if results is not None:
+            results["robustness_value"] = num(s["robustness_value"])
+            results["robustness_value_alpha"] = num(s["robustness_value_alpha"])
+    return out
 
 
 def method(ctx, *, method: str = impact_models.DEFAULT_METHOD) -> Section:
