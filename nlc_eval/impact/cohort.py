@@ -265,7 +265,7 @@ def entry_cohort_effect(design: pd.DataFrame, *, outcome: str, treatment: str,
                         arm: str | None = None, arm_order: Sequence[str] | None = None,
                         unit: str | None = None, conf_level: float = 0.95, n_boot: int = 999,
                         weights: str = "auto", random_state: int | None = 0,
-                        randomisation: str = "auto",
+                        randomisation: str = "auto", cluster_label: str = "clusters",
                         outcome_label: str | None = None, units: str = "",
                         treated_label: str = "treated units",
                         control_label: str = "comparison units not yet treated",
@@ -321,6 +321,8 @@ def entry_cohort_effect(design: pd.DataFrame, *, outcome: str, treatment: str,
         :class:`~nlc_eval.impact.inference.FewClustersWarning` is issued and, when treatment
         is assigned by cluster, the p-value and interval come from randomisation inference
         over clusters (see :func:`nlc_eval.impact.inference.few_cluster_inference`).
+    cluster_label : str
+        What the clusters are called in that warning (e.g. ``"schools"``).
     outcome_label, units, treated_label, control_label : str
         Wording of :meth:`Estimate.sentence`.
     method : str, optional
@@ -411,8 +413,8 @@ def entry_cohort_effect(design: pd.DataFrame, *, outcome: str, treatment: str,
     res, cautions = few_cluster_inference(
         res, M[:, 0], t.astype(float), groups,
         covariates=M[:, 2:] if M.shape[1] > 2 else None, absorb=[stratum],
-        randomisation=randomisation,
-        conf_level=conf_level, n_perm=n_boot, random_state=random_state)
+        randomisation=randomisation, conf_level=conf_level, n_perm=n_boot,
+        random_state=random_state, what=cluster_label)
     if unit is not None:
         n_treated = int(d.loc[t == 1, unit].nunique())
         n_control = int(d.loc[t == 0, unit].nunique())

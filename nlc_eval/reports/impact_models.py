@@ -392,7 +392,7 @@ def cohort_effect(design: pd.DataFrame, *, level: str | None = None,
         d, outcome="attendance_rate", treatment="treated", strata=["cohort", by], cluster=by,
         arm="level", arm_order=LEVELS, unit="pupil_id", conf_level=conf_level, n_boot=n_boot,
         random_state=random_state, outcome_label="attendance", units="percentage points",
-        treated_label=treated_label or ("supported learners" if level is None
+        cluster_label=f"{where}s", treated_label=treated_label or ("supported learners" if level is None
                                         else f"learners given {level} support"),
         control_label="comparable learners not yet supported",
         method=("entry-cohort regression adjustment (learners starting support in a term "
