@@ -92,7 +92,8 @@ def effects_display(effects: pd.DataFrame) -> pd.DataFrame:
     """An effects table ready to publish: suppressed, estimates hidden for tiny groups."""
     t = effects.copy()
     labels = t["label"].astype(str)
-    t["Group"] = np.where(t["scope"] == "level", labels.str.capitalize() + " support",
+    levels = labels.str.removesuffix(" support").str.capitalize() + " support"
+    t["Group"] = np.where(t["scope"] == "level", levels,
                           np.where(t["scope"] == "authority", "All supports, authority",
                                    labels + ", all supports"))
     t[lab("effect")] = t["estimate"].round(2)

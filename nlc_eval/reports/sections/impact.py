@@ -57,7 +57,7 @@ def summary(ctx, *, cluster: str = "") -> Section:
     levels = eff[eff["scope"] == "level"]
     hidden = set(shown.index[shown[lab("effect")].isna()])
     for _, r in levels.iterrows():
-        name = f"{str(r['label']).capitalize()} support"
+        name = str(r['label']).removesuffix(" support").capitalize() + " support"
         if name in hidden or pd.isna(r.get("estimate")):
             sec.sentences.append(f"{name}: not shown, fewer than 5 learners.")
         else:
