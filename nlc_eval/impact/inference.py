@@ -590,6 +590,8 @@ def invert_placebos(beta: float, c: np.ndarray, dd: np.ndarray, conf_level: floa
     span = max(float(np.ptp(br)), abs(beta), 1.0)
     grid = np.concatenate([[br[0] - span], 0.5 * (br[1:] + br[:-1]), [br[-1] + span]])
     accepted = np.flatnonzero([pval(b) > alpha for b in grid])
+    if accepted.size == 0:            # only where every segment is rejected: no interval
+        return pval(0.0), float("nan"), float("nan")
     i0, i1 = int(accepted.min()), int(accepted.max())
     # the accepted set is a union of segments between breakpoints: its hull is reported
     lo = -np.inf if i0 == 0 else float(br[i0 - 1])
