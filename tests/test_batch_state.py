@@ -273,3 +273,24 @@ def test_identical_batch_is_recognised_before_any_work(nb, tmp_path):
     assert _unchanged(out, "key-2") is None           # another selection or other inputs
     (out / "r-2.ipynb").unlink()                      # a file of one report is gone
     assert _unchanged(out, "key-1") is None
+
+
+def test_unchanged_rerun_path_needs_none_of_the_notebook_machinery():
+    """The up-to-date check (batch key, manifest) imports no pandas, papermill or nbformat.
+
+    Those imports alone take several seconds on a slow machine; an unchanged rerun must
+    answer before any of them (issue target: at most 5 s; measured in benchmarks/).
+    """
+    code = ("import sys\n"
+            "from nlc_eval.cli import main\n"
+            "from nlc_eval.reports.batch import _batch_key, _unchanged, run_batch\n"
+            "import nlc_eval.commands.reports\n"
+            "_batch_key('01', 'all', True, None, None, 0)\n"
+            "_unchanged('.', 'no-such-key')\n"
+            "heavy = sorted({m.split('.')[0] for m in sys.modules}\n"
+            "               & {'pandas', 'numpy', 'papermill', 'nbformat', 'nbclient',\n"
+            "                  'jupyter_client', 'matplotlib', 'scipy'})\n"
+            "print(','.join(heavy))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "", f"imported on the fast path: {done.stdout.strip()}"

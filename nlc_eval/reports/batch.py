@@ -8,15 +8,20 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nlc_eval.errors import ReportError
 from nlc_eval.reports import manifest, state
-from nlc_eval.reports.context import ReportContext, build_context, save_context
 from nlc_eval.reports.ids import report_name, resolve_ids
 from nlc_eval.reports.jobs import NOTEBOOK_DIR, NOTEBOOKS, ReportJob, declared_parameters
-from nlc_eval.reports.publication import PublicationCheck
-from nlc_eval.reports.runner import BatchResult, JobOutcome, run_jobs
+from nlc_eval.reports.outcome import BatchResult, JobOutcome
+
+if TYPE_CHECKING:
+    from nlc_eval.reports.context import ReportContext
+
+# The context, the runner and the publication check (pandas, papermill, nbformat) are
+# imported only when something has to be built: an unchanged rerun answers from the
+# manifest alone, in well under the time those imports take.
 
 #: Authority-wide reports: (report name, notebook kind, title).
 AUTHORITY_REPORTS = (
@@ -122,6 +127,8 @@ def run_batch(*, clusters: Sequence[str] | str | None = "all",
                 done = _unchanged(out, key)
                 if done is not None:
                     return done
+            from nlc_eval.reports.context import build_context
+
             ctx = build_context(data, extracts, seed=seed,
                                 families=families not in (None, []))
         return _run_batch(ctx, clusters=clusters, families=families, authority=authority,
@@ -170,6 +177,10 @@ def _unchanged(out: str | os.PathLike, key: str) -> BatchResult | None:
 
 def _run_batch(ctx: ReportContext, *, clusters, families, authority, out, n_jobs, executor,
                seed, warm, progress, context_dir, force, batch_key) -> BatchResult:
+    from nlc_eval.reports.context import save_context
+    from nlc_eval.reports.publication import PublicationCheck
+    from nlc_eval.reports.runner import run_jobs
+
     own_dir = context_dir is None
     cdir = Path(tempfile.mkdtemp(prefix="nlc-eval-context-")) if own_dir else Path(context_dir)
     try:
