@@ -6,7 +6,9 @@ the matplotlib ``Axes`` it drew on.
 
 The style follows the UK Government Analysis Function's guidance on charts: its categorical
 palette (every colour at least 3:1 against white and against its neighbour in the palette),
-never colour alone (the highlighted row has its own marker and a direct label), dots with
+never colour alone (the highlighted row has its own marker and a direct label; each SIMD
+quintile has its own pattern and every segment a dark outline of at least 3:1 against the
+page and every fill, WCAG 1.4.11), dots with
 intervals rather than bars from zero, school sessions as ``2021/22``, plain numbers on log
 axes, legends outside the data, and text that stays readable when a page is read on a phone.
 Titles are left to the figure's caption (``present.figure``); a title given here is wrapped
@@ -48,8 +50,15 @@ REFERENCE = PALETTE[4]
 #: Rows that are not the subject of a map (still 4.6:1 on white).
 MUTED = "#757575"
 BACKGROUND = "#FFFFFF"
-#: SIMD quintile 1 (most deprived) to 5 (least): a sequential scale, dark to light.
-SIMD_COLOURS = ("#12436D", "#2073BC", "#6BACE6", "#BFD8EF", "#F3E9D2")
+#: SIMD quintile 1 (most deprived) to 5 (least): a sequential scale, dark to light. No
+#: five-step sequential scale can have every step 3:1 from white and from its neighbours,
+#: so each segment is outlined in :data:`SIMD_EDGE` instead (WCAG 1.4.11): every fill here
+#: is at least 3:1 against the outline, and the outline is 19:1 against the background.
+SIMD_COLOURS = ("#1F6FB5", "#5596D6", "#8DBAE8", "#C4DCF2", "#F3E9D2")
+#: Outline of every SIMD segment and legend key.
+SIMD_EDGE = "#0B0C0C"
+#: A pattern per quintile, drawn in the outline colour, so colour is never the only cue.
+SIMD_HATCHES = ("", "//", "..", "\\\\", "xx")
 SIMD_LABELS = ("Q1 (most deprived)", "Q2", "Q3", "Q4", "Q5 (least deprived)")
 SIMD_SHARES = ("simd_q1_share", "simd_q2_share", "simd_q3_share", "simd_q4_share",
                "simd_q5_share")
@@ -338,28 +347,46 @@ def family_map(table: pd.DataFrame, *, x: str = "roll", y: str = "simd_q1_share"
                   ylabel=y if "%" in y else "% of pupils in SIMD quintile 1")
 
 
+def text_colour(fill: str) -> str:
+    """Black or white, whichever contrasts more with ``fill`` (always at least 4.5:1)."""
+    return "#000000" if contrast(fill, "#000000") >= contrast(fill, "#FFFFFF") else "#FFFFFF"
+
+
 def simd_profile(table: pd.DataFrame, *, label: str = "school_name",
                  shares: Sequence[str] = SIMD_SHARES, ax=None, title: str = ""):
     """Horizontal stacked bars of each row's SIMD quintile shares (0-1 or 0-100).
 
-    Shares of 8% or more are labelled in their segment; a hidden (suppressed) share is left
-    out, and the row says so. The legend sits under the plot.
+    Every segment is outlined in :data:`SIMD_EDGE` (at least 3:1 against the background and
+    against every fill) and carries its quintile's pattern (:data:`SIMD_HATCHES`), which
+    the legend under the plot repeats, so a segment can be told apart without its colour.
+    Shares of 8% or more are labelled in their segment, on a patch of the segment's own
+    colour; a hidden (suppressed) share is left out, and the row says so.
     """
+    from matplotlib.patches import Patch
+    from matplotlib.transforms import offset_copy
+
     data = table.set_index(label)[list(shares)].apply(pd.to_numeric, errors="coerce")
     scale = 100.0 if data.max().max() <= 1.0 + 1e-9 else 1.0
     data = data.astype(float) * scale
     ax = _axes(ax, (WIDTH, _height(len(data)) + 0.6))
     left = np.zeros(len(data))
     y = np.arange(len(data))
-    for col, colour, name in zip(shares, SIMD_COLOURS, SIMD_LABELS, strict=True):
+    keys = []
+    for col, colour, hatch, name in zip(shares, SIMD_COLOURS, SIMD_HATCHES, SIMD_LABELS,
+                                        strict=True):
         values = data[col].to_numpy()
-        ax.barh(y, np.nan_to_num(values), left=left, color=colour, label=name,
-                edgecolor=BACKGROUND, linewidth=1)
+        drawn = np.isfinite(values) & (values > 0)  # no zero-width outline for a blank share
+        style = {"facecolor": colour, "edgecolor": SIMD_EDGE, "hatch": hatch,
+                 "linewidth": 0.8, "hatch_linewidth": 0.6}
+        if drawn.any():
+            ax.barh(y[drawn], values[drawn], left=left[drawn], **style)
+        keys.append(Patch(label=name, **style))
         for yi, v, lft in zip(y, values, left, strict=True):
             if np.isfinite(v) and v >= 8:
-                dark = contrast(colour, "#000000") < contrast(colour, "#FFFFFF")
                 ax.annotate(f"{v:.0f}", (lft + v / 2, yi), ha="center", va="center",
-                            fontsize=9, color="#FFFFFF" if dark else "#000000")
+                            fontsize=9, color=text_colour(colour),
+                            bbox={"boxstyle": "square,pad=0.3", "facecolor": colour,
+                                  "edgecolor": "none"})
         left += np.nan_to_num(values)
     labels = [f"{v} (part not shown)" if data.loc[v].isna().any() else str(v)
               for v in data.index]
@@ -367,7 +394,10 @@ def simd_profile(table: pd.DataFrame, *, label: str = "school_name",
     ax.invert_yaxis()
     ax.set_xlim(0, 100)
     ax.grid(axis="y", visible=False)
-    _legend_below(ax, ncol=3)
+    # under the axis label whatever the figure's height (44 points below the axes)
+    below = offset_copy(ax.transAxes, fig=ax.figure, y=-44, units="points")
+    ax.legend(handles=keys, loc="upper left", bbox_to_anchor=(0, 0), bbox_transform=below,
+              ncol=3, borderaxespad=0, handleheight=1.4, handlelength=2.4)
     return finish(ax, title, xlabel="% of pupils with a known SIMD quintile")
 
 
