@@ -131,6 +131,14 @@ def test_page_fits_a_phone_and_loads_nothing_from_outside(site, driver, kind):
     overflow = driver.execute_script(
         "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
     assert overflow <= 1, f"{page.name} scrolls sideways by {overflow} px at 375 px"
+    # figures keep legible text on a phone: shown at no less than 36rem (or their natural
+    # width when narrower), scrolling sideways inside their own frame rather than shrinking
+    shrunk = driver.execute_script(
+        "return [...document.querySelectorAll('figure.nlc-figure > img')]"
+        ".filter(i => i.getBoundingClientRect().width + 1 < Math.min(i.naturalWidth, 576))"
+        ".map(i => i.closest('figure').id + ': ' + Math.round(i.getBoundingClientRect().width)"
+        " + ' of ' + i.naturalWidth + ' px')")
+    assert shrunk == [], f"{page.name}: figures shrunk below legibility at 375 px: {shrunk}"
     resources = driver.execute_script(
         "return performance.getEntriesByType('resource').map(e => e.name)")
     outside = [r for r in resources if not r.startswith(("file:", "data:"))]

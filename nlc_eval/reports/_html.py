@@ -129,7 +129,9 @@ overflow-wrap:anywhere}
 border:2px solid var(--muted);border-radius:2px}
 footer.site{border-top:1px solid var(--rule);padding-top:.8rem;padding-bottom:2rem}
 @media (max-width:40rem){body{font-size:1rem}h1{font-size:1.55rem}h2{font-size:1.3rem}
-th,td{padding:.35rem .4rem}}
+th,td{padding:.35rem .4rem}
+figure.nlc-figure{overflow-x:auto}
+figure.nlc-figure>img{max-width:none;width:max(100%,36rem)}}
 @page{size:A4;margin:16mm 14mm 18mm}
 @media print{
 body{font-size:10.5pt;color:#000}
