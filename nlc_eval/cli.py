@@ -10,6 +10,7 @@ import argparse
 import importlib
 import pkgutil
 import sys
+import warnings
 from collections.abc import Sequence
 
 from nlc_eval import __version__
@@ -45,17 +46,42 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _plain_warnings(command: str):
+    """Show the kit's own warnings as one plain line each, once, without source lines.
+
+    A statistical caveat met while a command runs (few treated clusters, say) is something
+    the user should read, not a stack excerpt that looks like a failure; the reports state
+    the same caveat where the estimate is shown.
+    """
+    seen: set[str] = set()
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        text = str(message)
+        if not category.__module__.startswith("nlc_eval"):
+            return default(message, category, filename, lineno, file, line)
+        if text not in seen:
+            seen.add(text)
+            print(f"nlc-eval {command}: note: {text}", file=file or sys.stderr)
+
+    default = warnings.showwarning
+    return show
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "_run"):
         parser.print_help()
         return 2
+    previous = warnings.showwarning
+    warnings.showwarning = _plain_warnings(args.command)
     try:
         return int(args._run(args) or 0)
     except NlcEvalError as exc:
         print(f"nlc-eval {args.command}: error: {exc}", file=sys.stderr)
         return 1
+    finally:
+        warnings.showwarning = previous
 
 
 if __name__ == "__main__":  # pragma: no cover
