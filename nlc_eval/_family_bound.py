@@ -43,6 +43,8 @@ from nlc_eval import _family_solver as engine
 from nlc_eval._family_exact import family_costs, solve_master
 
 _TRACE = False
+_ALPHA = 0.5
+_CENTRAL = True
 
 __all__ = ["Certificate", "certify", "pricing_bound"]
 
@@ -67,6 +69,9 @@ class Certificate:
     converged : bool
         True when pricing proved that no family has a negative reduced cost (the bound is
         the LP relaxation's value).
+    clock_stopped : bool
+        True when the time limit (rather than a count) stopped a step, so that the result
+        may differ on a faster or slower machine.
     """
 
     bound: float
@@ -75,6 +80,7 @@ class Certificate:
     n_columns: int
     iterations: int
     converged: bool
+    clock_stopped: bool = False
 
 
 # ---------------------------------------------------------------------------
@@ -241,6 +247,7 @@ class _Pricer:
         lower = -np.inf
         n_seen = 0
         w = P.w.astype(float)
+        sizes = np.arange(P.size_min, P.size_max + 1, dtype=float)[None, :]
         while lo.shape[0]:
             n_seen += lo.shape[0]
             lbs = []
@@ -248,11 +255,15 @@ class _Pricer:
             for a in range(0, lo.shape[0], 4096):
                 sl = slice(a, a + 4096)
                 V = w * _box_dist2(P.X, lo[sl], hi[sl]) - pi
-                lbs.append(self._size_mins(V).min(axis=1))
                 c = (lo[sl] + hi[sl]) / 2
                 diff = P.X[None, :, :] - c[:, None, :]
                 Vc = w * np.einsum("bnd,bnd->bn", diff, diff) - pi
-                ubs.append(self._size_mins(Vc).min(axis=1))
+                at_c = self._size_mins(Vc)
+                # a family whose centre m lies in the box: sum w|x - b|^2 = SS + W|m - b|^2,
+                # so SS - pi >= (its value at the box centre b) - W r^2 (r: half-diagonal)
+                r2 = np.sum((hi[sl] - lo[sl]) ** 2, axis=1)[:, None] / 4
+                lbs.append(np.maximum(self._size_mins(V), at_c - sizes * r2).min(axis=1))
+                ubs.append(at_c.min(axis=1))
             lb = np.concatenate(lbs)
             ub = np.concatenate(ubs)
             # actual families at the most promising centres
@@ -285,6 +296,7 @@ class _Pricer:
             lo = np.vstack([lo, lo2])
             hi = np.vstack([hi, hi2])
         cols = sorted(((v, np.array(k)) for k, v in found.items()), key=lambda t: t[0])
+        self.clock_stopped = bool(lo.shape[0]) and n_seen <= max_boxes
         return lower, best_val, cols[:n_cols]
 
 
@@ -353,8 +365,9 @@ def _central_prices(P: engine.Problem, cols: list[np.ndarray], costs: np.ndarray
 
 
 def certify(P: engine.Problem, labels: np.ndarray, seed: int | None = None,
-            time_limit: float = 30.0, max_iter: int = 200, tol: float = 1e-6,
-            integer: bool = True, gap_tol: float = 1e-3) -> Certificate:
+            time_limit: float = 30.0, max_iter: int = 400, tol: float = 1e-6,
+            integer: bool = True, gap_tol: float = 1e-3, node_limit: int = 2000
+            ) -> Certificate:
     """Lower bound on the SS of every admissible partition, by column generation.
 
     Parameters
@@ -366,16 +379,31 @@ def certify(P: engine.Problem, labels: np.ndarray, seed: int | None = None,
         Unused by the algorithm (which is deterministic); kept for a uniform signature.
     time_limit : float
         Seconds after which column generation stops; the bound is valid at any point.
+        Everything else is limited by counts (iterations, boxes, branch-and-bound nodes),
+        so a run the clock did not stop gives the same result on every machine
+        (``Certificate.clock_stopped`` is False).
     max_iter : int
         Largest number of column-generation iterations.
     tol : float
-        Relative tolerance of the pricing search and of convergence.
+        Relative tolerance of convergence.
     gap_tol : float
         The exact pricing may stop once it is within ``gap_tol * LP value / k`` of the
         best family, which costs the bound at most a fraction ``gap_tol`` of itself.
     integer : bool
         Solve the restricted integer programme over the generated families (price and
-        branch) and return its partition when it beats ``labels``.
+        branch, at most ``node_limit`` nodes) and return its partition when it beats
+        ``labels``.
+    node_limit : int
+        Branch-and-bound nodes of the restricted integer programme.
+
+    Notes
+    -----
+    Pricing alternates a fast heuristic (best families around every school and family
+    centre for the simplex prices) with the exact branch and bound over the family centre
+    at prices from the middle of the master's optimal dual face. The exact pricing runs
+    whenever the heuristic finds no improving family or the master's value has stalled
+    for three iterations; each exact pricing gives a valid Lagrangian bound, and the run
+    stops when that bound meets the master's value (the LP relaxation is then solved).
     """
     t0 = time.perf_counter()
     labels = np.asarray(labels)
@@ -394,34 +422,53 @@ def certify(P: engine.Problem, labels: np.ndarray, seed: int | None = None,
     scale = max(ss0 / P.k, 1e-12)
     best = -np.inf
     converged = False
+    clock = False
     it = 0
     exact_next = False
+    exact_phase = False
+    pi_in = None
+    history: list[float] = []
     for it in range(1, max_iter + 1):
         z, pi, mu = _rmp(P, cols, np.asarray(costs))
+        history.append(z)
         left = time_limit - (time.perf_counter() - t0)
-        if left <= 0 and best > -np.inf:
+        if left <= 0:
+            clock = True
             break
-        if exact_next:
-            central = _central_prices(P, cols, np.asarray(costs), z)
-            if central is not None:
-                pi = central
-                mu = (z - float(np.sum(pi))) / P.k
-            lower, _, new = pricer.price(pi, gap_tol * z / P.k, time_limit=max(left, 1.0))
-            best = max(best, min(float(np.sum(pi) + P.k * lower), z))
+        stalled = len(history) > 3 and history[-4] - z <= 1e-5 * max(abs(z), 1e-12)
+        if not exact_phase and (exact_next or stalled):
+            exact_phase = True
+            if _CENTRAL:
+                pi_in = _central_prices(P, cols, np.asarray(costs), z)
+        C = np.vstack([P.X, np.vstack([P.X[c].mean(axis=0) for c in cols[-200:]])])
+        if exact_phase:
+            # in-out stabilisation: price at a point between the best prices so far and
+            # the master's prices; the Lagrangian bound holds at any prices
+            sep = pi if pi_in is None else _ALPHA * pi_in + (1 - _ALPHA) * pi
+            lower, _, new = pricer.price(sep, gap_tol * z / P.k, time_limit=left,
+                                         max_boxes=2_000_000)
+            clock = clock or pricer.clock_stopped
+            value = min(float(np.sum(sep) + P.k * lower), z)
+            if value > best:
+                best, pi_in = value, sep
             if _TRACE:
                 print("exact", it, z, lower, best, len(new), time.perf_counter() - t0)
-        elif time_limit - left > 0.6 * time_limit:
-            exact_next = True  # quick phase used its share of the time: certify now
-            continue
+            if z - best <= (gap_tol + tol) * max(abs(z), 1e-12):
+                converged = True
+                break
+            new = new + pricer.quick(sep, C, rounds=2)
         else:
-            C = np.vstack([P.X, np.vstack([P.X[c].mean(axis=0) for c in cols[-200:]])])
+            sep = pi
             new = pricer.quick(pi, C)
             if _TRACE:
                 print("quick", it, z, len(new), min((v for v, _ in new), default=0) - mu,
                       len(cols), time.perf_counter() - t0)
         added = 0
-        for v, mem in sorted(new, key=lambda t: t[0]):
-            rc = v - mu
+        scored = []
+        for v, mem in new:
+            rc = v + float(sep[mem].sum() - pi[mem].sum()) - mu
+            scored.append((rc, mem))
+        for rc, mem in sorted(scored, key=lambda t: t[0]):
             key = tuple(mem.tolist())
             if rc < -tol * scale and key not in seen and _admissible(P, mem):
                 seen.add(key)
@@ -430,22 +477,24 @@ def certify(P: engine.Problem, labels: np.ndarray, seed: int | None = None,
                 added += 1
                 if added >= 300:
                     break
-        if z - best <= tol * max(abs(z), 1e-12):
-            converged = True
-            break
-        if exact_next and (added == 0 or time.perf_counter() - t0 > time_limit):
-            break
+        if added == 0 and exact_phase and sep is pi:
+            break  # nothing improving even for the exact pricing: the bound is final
         exact_next = added == 0
     out_labels, out_obj = labels, obj0
     if integer and P.penalty == 0 and len(cols) > P.k:
         rows = np.concatenate(cols)
         cidx = np.repeat(np.arange(len(cols)), [len(c) for c in cols])
+        left = time_limit - (time.perf_counter() - t0)
+        ip_time = max(5.0, left)
+        t1 = time.perf_counter()
         try:
             chosen, obj, _, _ = solve_master(P, rows, cidx, np.asarray(costs),
-                                             np.full(len(cols), -1),
-                                             time_limit=max(5.0, time_limit / 3))
+                                             np.full(len(cols), -1), time_limit=ip_time,
+                                             node_limit=node_limit)
         except engine.InfeasibleAssignment:  # pragma: no cover - labels' families are there
             chosen = None
+        if time.perf_counter() - t1 >= 0.95 * ip_time:
+            clock = True
         if chosen is not None and obj < obj0 - 1e-12:
             lab = np.full(P.m, -1, dtype=np.int64)
             for j, c in enumerate(sorted(chosen, key=lambda c: int(cols[c].min()))):
@@ -453,7 +502,8 @@ def certify(P: engine.Problem, labels: np.ndarray, seed: int | None = None,
             if np.all(lab >= 0) and not any(engine.violations(P, lab).values()):
                 out_labels, out_obj = lab, engine.objective(P, lab)
     return Certificate(bound=max(min(best, out_obj), 0.0), labels=out_labels, objective=out_obj,
-                       n_columns=len(cols), iterations=it, converged=converged)
+                       n_columns=len(cols), iterations=it, converged=converged,
+                       clock_stopped=clock)
 
 
 def family_costs_list(P: engine.Problem, cols: list[np.ndarray]) -> list[float]:

@@ -196,7 +196,8 @@ def _columns(P: Problem, fams: list[np.ndarray]):
 
 
 def solve_master(P: Problem, rows: np.ndarray, cols: np.ndarray, costs: np.ndarray,
-                 labels: np.ndarray, time_limit: float | None = None):
+                 labels: np.ndarray, time_limit: float | None = None,
+                 node_limit: int | None = None):
     """Solve the set-partitioning programme over the given columns.
 
     Returns ``(chosen column indices, objective, dual bound, optimal?)``; raises
@@ -215,6 +216,8 @@ def solve_master(P: Problem, rows: np.ndarray, cols: np.ndarray, costs: np.ndarr
     options = {"presolve": True, "mip_rel_gap": 0.0}
     if time_limit is not None:
         options["time_limit"] = float(time_limit)
+    if node_limit is not None:
+        options["node_limit"] = int(node_limit)
     res = milp(costs, integrality=np.ones(n_col), bounds=(0, 1), constraints=cons,
                options=options)
     if res.x is None:

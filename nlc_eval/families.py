@@ -115,15 +115,18 @@ class FamilyFormer:
         Largest number of admissible families that is enumerated.
     bound : bool or "auto"
         After a heuristic solve, compute a certified lower bound on the objective by column
-        generation (:mod:`nlc_eval._family_bound`). ``"auto"`` does so for up to 1,500
-        (super-)points and only certifies: the families stay the heuristic's, which depend
-        on ``random_state`` and the group alone, so they are the same on every machine.
-        ``True`` also solves a restricted set-partitioning programme over the generated
-        families and keeps its solution when it is better (it then depends on how many
-        families the time allowed, i.e. on the machine's speed). Default False.
+        generation (:mod:`nlc_eval._family_bound`) and solve the set-partitioning programme
+        over the families it generated (price and branch); its partition, polished by the
+        local search, replaces the heuristic's when it is better. ``"auto"`` does so for up
+        to 1,500 (super-)points, and replaces the families only when every step stopped by
+        its own count (iterations, boxes, branch-and-bound nodes) rather than by
+        ``bound_time``, so the families depend on ``random_state`` and the group alone and
+        are the same on every machine; if the clock stopped a step, the heuristic's
+        families are kept and ``bound_note_`` says so. ``True`` always keeps the better
+        partition (which may then depend on the machine's speed). Default False.
     bound_time : float
-        Seconds allowed for the bound (it is valid whenever it stops; more time, tighter:
-        the bound, not the families, can differ between machines).
+        Seconds allowed for the bound, a safety limit (the bound is valid whenever it
+        stops).
 
     Attributes
     ----------
@@ -150,12 +153,16 @@ class FamilyFormer:
         ``(objective - lower_bound_) / objective`` (0 = proven optimal, NaN without a bound).
     n_columns_ : int
         Admissible families enumerated (exact) or generated (bound).
+    closed_families_ : list
+        Locked names whose families were closed (kept exactly as given).
+    bound_note_ : str
+        Set when the bound found better families that were not used (see ``bound``).
     """
 
     def __init__(self, n_families: int | None = None, size_min: int = 6, size_max: int = 10,
                  n_init: int = 10, random_state: int | None = None, stability: float = 1.0,
                  max_iter: int = 30, solver: str = "auto", exact_limit: int = EXACT_LIMIT,
-                 bound: bool | str = False, bound_time: float = 20.0) -> None:
+                 bound: bool | str = False, bound_time: float = 60.0) -> None:
         self.n_families = n_families
         self.size_min = size_min
         self.size_max = size_max
@@ -197,7 +204,7 @@ class FamilyFormer:
 
     # ------------------------------------------------------------------ fit
     def fit(self, X, y=None, *, cannot_link=None, must_link: Iterable[tuple[int, int]] = (),
-            previous=None, locked=None) -> FamilyFormer:
+            previous=None, locked=None, closed="auto") -> FamilyFormer:
         """Form families.
 
         Parameters
@@ -215,6 +222,14 @@ class FamilyFormer:
             Locked family name of each row (None/NaN = free): rows with one name always
             share a family, rows with different names never do; the other rows are formed
             around them. ``locked_families_`` maps each name to its family index.
+        closed : "auto", bool or iterable of names
+            Which locked families are *closed* (exactly as listed: no member leaves and no
+            other row joins). ``"auto"`` (default): a name given to at least ``size_min``
+            rows is a whole family and is closed, a name given to fewer rows is a partial
+            family that the other rows fill up to the bounds. ``True``: every locked family
+            is closed (each must then have ``size_min`` to ``size_max`` rows); ``False``:
+            none is (every locked family may gain rows up to ``size_max``); a list names
+            the closed ones. ``closed_families_`` lists the closed names.
         """
         X = np.asarray(X, dtype=float)
         if X.ndim != 2 or X.shape[0] == 0:
@@ -222,6 +237,12 @@ class FamilyFormer:
         if not np.all(np.isfinite(X)):
             raise ConstraintError("X contains missing or infinite values; impute them first.")
         n = X.shape[0]
+        self.closed_families_ = []
+        if locked is not None:
+            shut = self._closed_names(list(locked), n, closed)
+            if shut:
+                return self._fit_closed(X, cannot_link, list(must_link or ()), previous,
+                                        list(locked), shut)
         k = self._check_params(n)
         must_link = list(must_link or ())
         lock_names: list = []
@@ -288,6 +309,173 @@ class FamilyFormer:
             self.churn_ = int(np.sum(known & ~same))
         return self
 
+    # ------------------------------------------------------------------ closed families
+    def _closed_names(self, lk: list, n: int, closed) -> list:
+        """Locked names whose families are closed, in order of first appearance."""
+        if len(lk) != n:
+            raise ConstraintError(f"locked has {len(lk)} entries for {n} rows.")
+        counts: dict = {}
+        for v in lk:
+            if not _missing(v):
+                counts[v] = counts.get(v, 0) + 1
+        if isinstance(closed, str) and closed == "auto":
+            return [v for v, c in counts.items() if c >= self.size_min]
+        if closed is True or closed is False or closed is None:
+            shut = list(counts) if closed else []
+        elif isinstance(closed, Iterable) and not isinstance(closed, (str, bytes)):
+            wanted = list(closed)
+            unknown = [v for v in wanted if v not in counts]
+            if unknown:
+                raise ConstraintError(f"closed names families that are not locked: "
+                                      f"{unknown[:5]}; lock their schools first.")
+            shut = [v for v in counts if v in set(wanted)]
+        else:
+            raise ConstraintError(f"closed must be 'auto', True, False or a list of locked "
+                                  f"family names (got {closed!r}).")
+        small = [f"{v!r} ({counts[v]})" for v in shut if counts[v] < self.size_min]
+        if small:
+            raise ConstraintError(
+                f"closed families must have at least size_min={self.size_min} schools: "
+                f"{', '.join(small[:5])}; add schools to them or leave them open.")
+        return shut
+
+    def _fit_closed(self, X, cannot_link, must_link, previous, lk, shut) -> FamilyFormer:
+        """Fit with closed families: they are set aside exactly as listed, the other rows
+        are partitioned into the remaining families, and the two are put together. The
+        optimum of the whole problem is the closed families' SS plus the optimum of the
+        rest, so exact solves and bounds of the rest carry over."""
+        n = X.shape[0]
+        self._check_params_only()
+        shut_set = set(shut)
+        in_closed = np.array([not _missing(v) and v in shut_set for v in lk])
+        free = np.flatnonzero(~in_closed)
+        cl = None if cannot_link is None else list(cannot_link)
+        if cl is not None and len(cl) != n:
+            raise ConstraintError(f"cannot_link has {len(cl)} entries for {n} rows.")
+        closed_rows = {v: np.flatnonzero(np.array([u == v if not _missing(u) else False
+                                                   for u in lk])) for v in shut}
+        for v, rows in closed_rows.items():
+            if rows.size > self.size_max:
+                raise ConstraintError(
+                    f"locked family {v!r} has {rows.size} schools, more than "
+                    f"size_max={self.size_max}; unlock some or raise size_max.")
+            if cl is not None:
+                g = [cl[i] for i in rows if not _missing(cl[i])]
+                if len(g) != len(set(g)):
+                    raise ConstraintError(
+                        f"locked family {v!r} has two schools of the same cannot-link group; "
+                        "a family cannot both keep them together and apart.")
+        for pair in must_link:
+            i, j = (int(t) for t in pair)
+            if not (0 <= i < n and 0 <= j < n):
+                raise ConstraintError(f"must-link pair {pair!r} refers to a row outside "
+                                      f"0..{n - 1}.")
+            if in_closed[i] != in_closed[j] or (in_closed[i] and lk[i] != lk[j]):
+                raise ConstraintError(
+                    f"must-link pair ({i}, {j}) would add a school to a closed family (or join "
+                    "two of them); unlock the family, or drop the pair.")
+        n_free = free.size
+        n_shut = len(shut)
+        if self.n_families is None:
+            k_free = None
+        else:
+            k_free = int(self.n_families) - n_shut
+            ks = feasible_counts(n_free, self.size_min, self.size_max)
+            if n_free == 0 and k_free != 0 or n_free and k_free not in ks:
+                raise ConstraintError(
+                    f"{n_shut} closed families leave {n_free} schools, which can form "
+                    + (f"{ks.start}-{ks.stop - 1}" if len(ks) else "no")
+                    + f" families of {self.size_min}-{self.size_max}, so n_families="
+                    f"{self.n_families} is not possible.")
+        pos = {int(i): t for t, i in enumerate(free)}
+        sub = None
+        if n_free:
+            sub = FamilyFormer(
+                n_families=k_free, size_min=self.size_min, size_max=self.size_max,
+                n_init=self.n_init, random_state=self.random_state, stability=self.stability,
+                max_iter=self.max_iter, solver=self.solver, exact_limit=self.exact_limit,
+                bound=self.bound, bound_time=self.bound_time)
+            pv = None
+            if previous is not None:
+                pv_all = list(previous)
+                if len(pv_all) != n:
+                    raise ConstraintError(f"previous has {len(pv_all)} entries for {n} rows.")
+                # a closed family's name is taken: its former members elsewhere start afresh
+                pv = [None if _missing(pv_all[i]) or pv_all[i] in shut_set else pv_all[i]
+                      for i in free]
+            sub.fit(X[free], cannot_link=None if cl is None else [cl[i] for i in free],
+                    must_link=[(pos[int(i)], pos[int(j)]) for i, j in must_link
+                               if not in_closed[int(i)]],
+                    previous=pv, locked=[lk[i] for i in free], closed=False)
+        k_sub = sub.n_families_ if sub is not None else 0
+        k = k_sub + n_shut
+        labels = np.empty(n, dtype=np.int64)
+        if sub is not None:
+            labels[free] = sub.labels_
+        for t, v in enumerate(shut):
+            labels[closed_rows[v]] = k_sub + t
+        # the whole problem, for explanations: locks as must-link and one shared group
+        pairs = list(must_link)
+        first: dict = {}
+        for i, v in enumerate(lk):
+            if _missing(v):
+                continue
+            if v in first:
+                pairs.append((first[v], i))
+            else:
+                first[v] = i
+        comp = _components(n, pairs)
+        lock_sp = np.array([comp[first[v]] for v in first])
+        P, row_sp = self._problem(X, k, comp, cl, None, lock_sp)
+        sp_labels = np.empty(P.m, dtype=np.int64)
+        sp_labels[row_sp] = labels
+        self._lock_rows = first
+        self.problem_ = P
+        self.super_of_ = row_sp
+        self.super_labels_ = sp_labels
+        self.labels_ = labels
+        self.n_families_ = k
+        self.closed_families_ = list(shut)
+        self.closed_labels_ = [k_sub + t for t in range(n_shut)]
+        self.locked_families_ = {v: int(labels[first[v]]) for v in first}
+        self.previous_families_ = list(sub.previous_families_) if sub is not None else []
+        self.cluster_centers_ = np.vstack([X[labels == j].mean(axis=0) for j in range(k)])
+        d = X - self.cluster_centers_[labels]
+        self.inertia_ = float(np.sum(d * d))
+        ss_shut = self.inertia_ - (sub.inertia_ if sub is not None else 0.0)
+        self.objective_ = ss_shut + (sub.objective_ if sub is not None else 0.0)
+        if sub is None:
+            self.solver_, self.lower_bound_, self.n_columns_ = "exact", self.objective_, 0
+        else:
+            self.solver_ = sub.solver_
+            self.lower_bound_ = ss_shut + sub.lower_bound_
+            self.n_columns_ = sub.n_columns_
+            self.bound_note_ = getattr(sub, "bound_note_", "")
+        if np.isfinite(self.lower_bound_):
+            self.lower_bound_ = min(self.lower_bound_, self.objective_)
+            self.gap_ = ((self.objective_ - self.lower_bound_) / self.objective_
+                         if self.objective_ > 0 else 0.0)
+        else:
+            self.gap_ = np.nan
+        self.churn_ = None
+        if previous is not None:
+            pv_all = list(previous)
+            ch = sub.churn_ if sub is not None and sub.churn_ is not None else 0
+            ch += sum(1 for i in free if not _missing(pv_all[i]) and pv_all[i] in shut_set)
+            ch += sum(1 for i in np.flatnonzero(in_closed)
+                      if not _missing(pv_all[i]) and pv_all[i] != lk[i])
+            self.churn_ = int(ch)
+        return self
+
+    def _check_params_only(self) -> None:
+        """The checks of :meth:`_check_params` that do not depend on the row count."""
+        saved = self.n_families
+        try:
+            self.n_families = None
+            self._check_params(max(self.size_min, 1))
+        finally:
+            self.n_families = saved
+
     def _solve(self, P: solver.Problem, init) -> np.ndarray:
         """Exact when cheap (or asked), else the heuristic, then the bound."""
         want_exact = self.solver == "exact"
@@ -319,9 +507,18 @@ class FamilyFormer:
             cert = certify(P, labels, seed=self.random_state, time_limit=self.bound_time)
             self.lower_bound_ = cert.bound
             self.n_columns_ = cert.n_columns
-            if self.bound is True and cert.objective < solver.objective(P, labels) - 1e-12:
-                labels = cert.labels
+            self.bound_converged_ = cert.converged
+            self.bound_clock_stopped_ = cert.clock_stopped
+            better = cert.objective < solver.objective(P, labels) - 1e-12
+            if better and (self.bound is True or not cert.clock_stopped):
+                ls_near = P.k if P.k <= 60 else 8
+                labels = solver.local_search(P, cert.labels, ls_near)
                 self.solver_ = "heuristic+columns"
+            elif better:
+                self.bound_note_ = (
+                    "the time limit stopped the bound's column generation, so the better "
+                    "families it found were not used (they would depend on the machine's "
+                    "speed); raise bound_time")
         return labels
 
     def fit_predict(self, X, y=None, **kwargs) -> np.ndarray:
@@ -542,9 +739,10 @@ def form_families(
     n_init: int = 10,
     stability: float = 1.0,
     fixed=None,
+    closed="auto",
     solver: str = "auto",
     bound: bool | str = "auto",
-    bound_time: float = 10.0,
+    bound_time: float = 60.0,
 ) -> FamilyResult:
     """Form family groups of similar schools.
 
@@ -580,17 +778,26 @@ def form_families(
     fixed : mapping, Series, DataFrame (seed_code[, sector], family) or FamilyResult, optional
         Locked schools: schools given one family name always share that family (which
         keeps the name), schools given different names never share one, and the other
-        schools are formed around them (a listed family may still gain members up to the
-        size bound). Schools not listed are free.
+        schools are formed around them. Schools not listed are free. See ``closed`` for
+        whether a listed family may gain schools.
+    closed : "auto", bool or list of family names
+        Which listed families are closed, i.e. kept exactly as listed (no member leaves,
+        no other school joins). ``"auto"`` (default): a family listed with at least the
+        group's minimum size is a whole family and is closed; one listed with fewer schools
+        (e.g. a single school) is filled up with other schools to the size bounds.
+        ``True`` closes every listed family, ``False`` none (every listed family may gain
+        schools up to the maximum size), a list closes the families it names.
     solver : {"auto", "exact", "heuristic"}
         See :class:`FamilyFormer`; ``"auto"`` solves exactly (proven optimal) whenever the
         admissible families are few enough to enumerate (always for the authority's
         secondary and special schools).
     bound : bool or "auto"
         Certify heuristic solves with a lower bound (``quality()`` columns ``lower_bound``
-        and ``gap``); ``"auto"`` for groups of up to 1,500 schools.
+        and ``gap``); ``"auto"`` for groups of up to 1,500 schools. See
+        :class:`FamilyFormer` for when the families of the bound replace the heuristic's.
     bound_time : float
-        Seconds allowed for each group's bound.
+        Seconds allowed for each group's bound: a safety limit (the bound's own steps are
+        limited by counts, so on an ordinary machine it finishes well within it).
 
     Returns
     -------
@@ -663,7 +870,8 @@ def form_families(
         if lk is not None and all(_missing(v) for v in lk):
             lk = None
         try:
-            former.fit(X.to_numpy(), cannot_link=cl, must_link=ml, previous=pv, locked=lk)
+            former.fit(X.to_numpy(), cannot_link=cl, must_link=ml, previous=pv, locked=lk,
+                       closed=closed)
         except ConstraintError as exc:
             raise ConstraintError(f"{by or 'schools'} {g!r}: {exc}") from None
         fits[g] = GroupFit(name=g, schools=rows, X=X, former=former,

@@ -49,7 +49,7 @@ def block_ss(X, b):
     return float(np.sum((Y - Y.mean(axis=0)) ** 2))
 
 
-def admissible(part, groups, pairs, locked=None):
+def admissible(part, groups, pairs, locked=None, closed=()):
     where = {i: j for j, b in enumerate(part) for i in b}
     for b in part:
         g = [groups[i] for i in b if groups[i] is not None]
@@ -59,6 +59,9 @@ def admissible(part, groups, pairs, locked=None):
             names = {locked[i] for i in b if locked[i] is not None}
             if len(names) > 1:
                 return False
+            # a closed family holds exactly the rows locked to it
+            if names & set(closed) and any(locked[i] is None for i in b):
+                return False
     if locked is not None:
         for a, c in itertools.combinations(range(len(locked)), 2):
             if locked[a] is not None and locked[a] == locked[c] and where[a] != where[c]:
@@ -66,12 +69,12 @@ def admissible(part, groups, pairs, locked=None):
     return all(where[a] == where[c] for a, c in pairs)
 
 
-def brute_force(X, k, lo, hi, groups=None, pairs=(), locked=None):
+def brute_force(X, k, lo, hi, groups=None, pairs=(), locked=None, closed=()):
     n = len(X)
     groups = groups or [None] * n
     best = np.inf
     for part in partitions(n, k, lo, hi):
-        if admissible(part, groups, pairs, locked):
+        if admissible(part, groups, pairs, locked, closed):
             best = min(best, sum(block_ss(X, b) for b in part))
     return best
 
@@ -241,6 +244,81 @@ def schools(n, seed=0, sector="primary"):
     return df
 
 
+def locked_instances(n_cases, seed):
+    """Small instances with locked families of every kind: single schools, partial
+    families, whole families (closed by default), with and without cannot-link groups."""
+    rng = np.random.default_rng(seed)
+    for _ in range(n_cases):
+        n = int(rng.integers(7, 11))
+        lo = int(rng.integers(2, 4))
+        hi = lo + int(rng.integers(0, 3))
+        ks = list(range(-(-n // hi), n // lo + 1))
+        if not ks:
+            continue
+        k = int(rng.choice(ks))
+        X = rng.normal(size=(n, 2))
+        locked = [None] * n
+        order = rng.permutation(n)
+        at = 0
+        for name in ("A", "B"):
+            size = int(rng.integers(1, hi + 1))
+            for i in order[at: at + size]:
+                locked[int(i)] = name
+            at += size
+        groups = None
+        if rng.random() < 0.5:
+            groups = [None if rng.random() < 0.4 else int(g)
+                      for g in rng.integers(0, n, size=n)]
+        yield X, k, lo, hi, groups, locked
+
+
+def expected_closed(locked, lo, closed):
+    counts = pd.Series([v for v in locked if v is not None]).value_counts()
+    if closed == "auto":
+        return sorted(v for v, c in counts.items() if c >= lo)
+    return sorted(counts.index) if closed is True else []
+
+
+@pytest.mark.parametrize("closed", ["auto", False, True])
+@pytest.mark.parametrize("solver", ["exact", "heuristic"])
+def test_locks_match_brute_force(closed, solver):
+    n_checked = 0
+    for X, k, lo, hi, groups, locked in locked_instances(40, 4):
+        shut = expected_closed(locked, lo, closed)
+        best = brute_force(X, k, lo, hi, groups=groups, locked=locked, closed=shut)
+        ff = FamilyFormer(n_families=k, size_min=lo, size_max=hi, solver=solver, n_init=3,
+                          random_state=0, bound=solver == "heuristic")
+        kw = {"cannot_link": groups, "locked": locked, "closed": closed}
+        if not np.isfinite(best):
+            with pytest.raises(ConstraintError):
+                ff.fit(X, **kw)
+            continue
+        try:
+            ff.fit(X, **kw)
+        except ConstraintError:
+            # only an explicit closed=True on a family below size_min may refuse
+            assert closed is True
+            assert any(sum(v == name for v in locked) < lo for name in ("A", "B"))
+            continue
+        lab = ff.labels_
+        n_checked += 1
+        assert sorted(ff.closed_families_) == shut
+        part = [list(np.flatnonzero(lab == j)) for j in range(k)]
+        assert admissible(part, groups or [None] * len(X), [], locked, shut)
+        for name in shut:  # closed: exactly the listed schools
+            rows = [i for i, v in enumerate(locked) if v == name]
+            assert sorted(np.flatnonzero(lab == lab[rows[0]])) == rows
+        if solver == "exact":
+            assert ff.inertia_ == pytest.approx(best, rel=1e-9, abs=1e-12)
+            assert ff.gap_ == pytest.approx(0, abs=1e-9)
+        else:
+            assert ff.inertia_ >= best - 1e-9
+            assert ff.lower_bound_ <= best + 1e-9
+            if ff.gap_ < 1e-12:  # a certified optimum must be the optimum
+                assert ff.inertia_ == pytest.approx(best, rel=1e-9, abs=1e-12)
+    assert n_checked >= 5
+
+
 def test_locked_schools_are_honoured_exactly():
     rng = np.random.default_rng(4)
     for _trial in range(5):
@@ -249,13 +327,21 @@ def test_locked_schools_are_honoured_exactly():
         a, b, c = rng.choice(9, size=3, replace=False)
         locked[a] = locked[b] = "kept"
         locked[c] = "other"
+        # "kept" (2 schools, size_min 2) is a whole family and closed; "other" is open
         ff = FamilyFormer(n_families=3, size_min=2, size_max=4, solver="exact",
                           random_state=0).fit(X, locked=locked)
         lab = ff.labels_
         assert lab[a] == lab[b] != lab[c]
+        assert np.sum(lab == lab[a]) == 2
         assert ff.locked_families_ == {"kept": lab[a], "other": lab[c]}
-        best = brute_force(X, 3, 2, 4, locked=locked)
+        assert ff.closed_families_ == ["kept"]
+        best = brute_force(X, 3, 2, 4, locked=locked, closed=["kept"])
         assert ff.inertia_ == pytest.approx(best, rel=1e-9)
+        ff_open = FamilyFormer(n_families=3, size_min=2, size_max=4, solver="exact",
+                               random_state=0).fit(X, locked=locked, closed=False)
+        assert ff_open.closed_families_ == []
+        assert ff_open.inertia_ == pytest.approx(brute_force(X, 3, 2, 4, locked=locked),
+                                                 rel=1e-9)
 
 
 def test_fixed_families_keep_their_names_and_members():
