@@ -181,6 +181,39 @@ def decimals_for(estimate, low=None, high=None, *, null: float = 0.0, sig: int =
     return min(d, MAX_DECIMALS)
 
 
+def shared_decimals(estimates, lows=None, highs=None, *, null: float = 0.0, sig: int = 2,
+                    min_decimals: int = 1) -> int:
+    """Decimals that print every row of one measure by the rules of this module.
+
+    The most any one row needs (:func:`decimals_for`): each estimate keeps at least ``sig``
+    significant figures and each interval that excludes ``null`` prints so. A measure is
+    then printed at one precision on a page: its table column at these decimals, and every
+    sentence quoting it through ``effect(..., min_decimals=shared_decimals(...))``, which
+    prints each row at exactly these decimals. Rows with nothing finite are skipped; with
+    no such row, ``min_decimals``.
+
+    Examples
+    --------
+    >>> shared_decimals([2.13, 0.5, 12.0])
+    2
+    >>> shared_decimals([1.3, -0.04], [0.9, -0.061], [1.7, -0.019])
+    3
+    >>> d = shared_decimals([0.5, 2.13]); effect(2.13, 1.2, 3.04, min_decimals=d).text
+    '2.13 (95% CI 1.20 to 3.04)'
+    """
+    est = list(estimates)
+    n = len(est)
+    lo = [None] * n if lows is None else list(lows)
+    hi = [None] * n if highs is None else list(highs)
+    d = int(min_decimals)
+    for e, a, b in zip(est, lo, hi, strict=True):
+        e, a, b = (float(v) if finite(v) else None for v in (e, a, b))
+        if e is None and a is None and b is None:
+            continue
+        d = max(d, decimals_for(e, a, b, null=null, sig=sig, min_decimals=min_decimals))
+    return min(d, MAX_DECIMALS)
+
+
 @dataclass(frozen=True)
 class Formatted:
     """An estimate and its interval printed with the same decimals.

@@ -2,7 +2,9 @@
 
 Every function takes numbers (already computed and, where they count pupils, already
 suppressed) and returns a sentence. Missing values (suppressed or not available) are
-said to be so; nothing is invented. Intervals are always stated with the estimate, and
+said to be so in words ("not shown: fewer than 5 learners"), or their clause is left out;
+a sentence never carries the tables' suppression marker ``c``, ``nan`` or ``None``, and
+nothing is invented. Intervals are always stated with the estimate, and
 every estimate and its interval are printed by :mod:`nlc_eval.formatting` (at least two
 significant figures, the interval at the same decimals, "includes zero" only when it does).
 
@@ -12,6 +14,8 @@ Examples
 'The attendance gap between pupils in SIMD quintile 1 and quintile 5 is 4.2 percentage points (95% CI 3.1 to 5.4).'
 >>> dashboard_sentence(1531, 2442, 84.2, 39.0)
 '1,531 learners were supported, with 2,442 sessions planned; 84% of planned sessions were attended and 39% of supports that ended did so successfully.'
+>>> dashboard_sentence(1531, 2442, 84.2, None)
+'1,531 learners were supported, with 2,442 sessions planned; 84% of planned sessions were attended. The share of supports that ended successfully is not shown: fewer than 5 learners.'
 """
 
 from __future__ import annotations
@@ -25,29 +29,58 @@ import pandas as pd
 from nlc_eval import formatting as fmt
 
 SMALL_GROUP = 30
+#: A number hidden because it counts a small group, in a sentence.
+NOT_SHOWN = "not shown: fewer than 5 learners"
+#: A number hidden to protect another (secondary suppression), in a sentence.
+PROTECTED = "not shown, to protect a group of fewer than 5 learners"
+#: A missing number inside a clause (never the tables' marker ``c``).
+HIDDEN = "not shown"
 
 
 def _missing(x) -> bool:
+    """True for None, NA, NaN and infinite numbers (nothing a sentence can print)."""
     if x is None or x is pd.NA:
         return True
     try:
-        return bool(pd.isna(x))
+        if bool(pd.isna(x)):
+            return True
+    except (TypeError, ValueError):
+        return False
+    try:
+        return not math.isfinite(float(x))
     except (TypeError, ValueError):
         return False
 
 
 def number(x, decimals: int = 0) -> str:
-    """``1531`` -> ``'1,531'``; missing -> ``'c'`` (suppressed)."""
+    """``1531`` -> ``'1,531'``; missing -> ``'not shown'`` (never the marker ``c``)."""
     if _missing(x):
-        return "c"
+        return HIDDEN
     return fmt.number(x, decimals)
 
 
 def pct(x, decimals: int = 0) -> str:
-    """``84.2`` -> ``'84%'`` (x on a 0-100 scale); missing -> ``'c'``."""
+    """``84.2`` -> ``'84%'`` (x on a 0-100 scale); missing -> ``'not shown'``."""
     if _missing(x):
-        return "c"
+        return HIDDEN
     return fmt.number(x, decimals, thousands=False) + "%"
+
+
+def not_shown(items: Sequence[str], words: str = NOT_SHOWN) -> str:
+    """A sentence saying which numbers are hidden ("" when none).
+
+    Examples
+    --------
+    >>> not_shown(["the number of learners supported"])
+    'The number of learners supported is not shown: fewer than 5 learners.'
+    >>> not_shown(["the share attended", "the share that ended successfully"])
+    'The share attended and the share that ended successfully are not shown: fewer than 5 learners.'
+    """
+    items = [i for i in items if i]
+    if not items:
+        return ""
+    verb = "is" if len(items) == 1 else "are"
+    return fmt.capitalise(f"{join(items)} {verb} {words}.")
 
 
 def interval(low, high, decimals: int = 1, level: int = 95, *, estimate=None) -> str:
@@ -119,9 +152,12 @@ def cluster_intro(cluster: str, n_primary: int, n_secondary: int, n_special: int
             parts.append(f"{n} {word} school{'s' if n != 1 else ''}")
     schools = ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1] \
         if parts else "no schools"
-    text = f"{cluster} brings together {schools}, with {number(roll)} pupils on roll"
+    text = f"{cluster} brings together {schools}"
+    if not _missing(roll):
+        text += f", with {number(roll)} pupils on roll"
     if not _missing(q1_share):
-        text += f"; {pct(100 * float(q1_share))} of them live in SIMD quintile 1"
+        them = "them" if not _missing(roll) else "its pupils"
+        text += f"; {pct(100 * float(q1_share))} of {them} live in SIMD quintile 1"
         if not _missing(authority_q1_share):
             diff = 100 * (float(q1_share) - float(authority_q1_share))
             text += (f" ({signed(diff, 'points', 0, more='above', less='below')} the "
@@ -132,10 +168,31 @@ def cluster_intro(cluster: str, n_primary: int, n_secondary: int, n_special: int
 
 def dashboard_sentence(learners, sessions_planned, session_attendance, success_pct,
                        *, authority_attendance=None, authority_success=None) -> str:
-    """The supports dashboard in one sentence (rates on a 0-100 scale)."""
-    text = (f"{number(learners)} learners were supported, with {number(sessions_planned)} "
-            f"sessions planned; {pct(session_attendance)} of planned sessions were attended "
-            f"and {pct(success_pct)} of supports that ended did so successfully")
+    """The supports dashboard in one sentence (rates on a 0-100 scale).
+
+    A hidden figure's clause is left out and a second sentence says what is not shown.
+    """
+    main = ""
+    if not _missing(learners):
+        main = f"{number(learners)} learners were supported"
+        if not _missing(sessions_planned):
+            main += f", with {number(sessions_planned)} sessions planned"
+    elif not _missing(sessions_planned):
+        main = f"{number(sessions_planned)} sessions were planned"
+    rates = []
+    if not _missing(session_attendance):
+        rates.append(f"{pct(session_attendance)} of planned sessions were attended")
+    if not _missing(success_pct):
+        rates.append(f"{pct(success_pct)} of supports that ended did so successfully")
+    text = "; ".join(t for t in (main, " and ".join(rates)) if t)
+    hidden = [what for what, v in (("the number of learners supported", learners),
+                                   ("the number of sessions planned", sessions_planned),
+                                   ("the share of planned sessions attended",
+                                    session_attendance),
+                                   ("the share of supports that ended successfully",
+                                    success_pct)) if _missing(v)]
+    if not text:
+        return not_shown(hidden)
     refs = []
     if not _missing(authority_attendance):
         refs.append(f"{pct(authority_attendance)} attendance")
@@ -143,7 +200,7 @@ def dashboard_sentence(learners, sessions_planned, session_attendance, success_p
         refs.append(f"{pct(authority_success)} successful endings")
     if refs:
         text += f" (authority: {' and '.join(refs)})"
-    return text + "."
+    return fmt.capitalise(text) + "." + (" " + not_shown(hidden) if hidden else "")
 
 
 def gap_sentence(measure: str, gap, low=None, high=None, *, unit: str = "points",
@@ -267,13 +324,20 @@ def _residual(r, residual: str, low: str, high: str, unit: str, decimals: int) -
 
 def family_sentence(family: str, n_members: int, sector: str, roll_range: Sequence,
                     q1_range: Sequence) -> str:
-    """Why a family's members belong together (roll and SIMD Q1 share ranges, 0-1 scale)."""
+    """Why a family's members belong together (roll and SIMD Q1 share ranges, 0-1 scale).
+
+    A range with a missing end is left out of the sentence.
+    """
     lo_r, hi_r = roll_range
     lo_q, hi_q = q1_range
-    return (f"Family {family} groups {n_members} {sector} schools of similar size "
-            f"({number(lo_r)} to {number(hi_r)} pupils) and similar deprivation "
-            f"({pct(100 * float(lo_q))} to {pct(100 * float(hi_q))} of pupils in SIMD "
-            "quintile 1).")
+    size = "similar size"
+    if not (_missing(lo_r) or _missing(hi_r)):
+        size += f" ({number(lo_r)} to {number(hi_r)} pupils)"
+    depr = "similar deprivation"
+    if not (_missing(lo_q) or _missing(hi_q)):
+        depr += (f" ({pct(100 * float(lo_q))} to {pct(100 * float(hi_q))} of pupils in SIMD "
+                 "quintile 1)")
+    return f"Family {family} groups {n_members} {sector} schools of {size} and {depr}."
 
 
 def join(items: Sequence[str]) -> str:

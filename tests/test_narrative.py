@@ -16,9 +16,11 @@ from nlc_eval.impact import Estimate
 
 
 def test_numbers_percentages_and_missing_values():
-    assert nv.number(1531) == "1,531" and nv.number(None) == "c" and nv.number(np.nan) == "c"
-    assert nv.pct(84.2) == "84%" and nv.pct(pd.NA) == "c" and nv.pct(-0.2) == "0%"
-    assert nv.number(-0.3) == "0"  # never "-0"
+    assert nv.number(1531) == "1,531" and nv.number(-0.3) == "0"  # never "-0"
+    assert nv.pct(84.2) == "84%" and nv.pct(-0.2) == "0%"
+    # a missing number reads as words, never as the tables' marker
+    for missing in (None, np.nan, pd.NA, float("inf")):
+        assert nv.number(missing) == "not shown" and nv.pct(missing) == "not shown"
 
 
 def test_interval_alone_and_with_its_estimate():
@@ -144,3 +146,79 @@ def test_estimate_sentence_adds_the_small_numbers_caveat():
     assert "Only 12 learners are in this estimate" in s
     assert "Fewer than five" in nv.small_numbers_caveat(3)
     assert nv.small_numbers_caveat(100) == ""
+
+
+# ---------------------------------------------------------------------------
+# Missing and suppressed values never reach a sentence as a marker
+# ---------------------------------------------------------------------------
+
+_MARKERS = re.compile(r"(?<![\w'’.-])c(?![\w'’-])|(?<![\w-])(nan|NaN|None|n/a|<NA>|inf)"
+                      r"(?![\w-])|\(\s*\)|\s[,;.:]|[,;]\s*[,;.]|\s{2,}|^\W|:\s*\.")
+MISSING = (None, np.nan, pd.NA)
+
+
+def no_marker(sentence: str) -> str:
+    """The sentence, after checking it has no marker, missing value or empty stub."""
+    assert isinstance(sentence, str) and sentence.strip(), repr(sentence)
+    m = _MARKERS.search(sentence)
+    assert m is None, f"{m.group(0)!r} in {sentence!r}"
+    assert (sentence[0].isupper() or sentence[0].isdigit()) and sentence.endswith("."), \
+        sentence
+    return sentence
+
+
+def test_the_marker_check_can_fail():
+    for bad in ("1,531 learners were supported and c of supports ended.", "It is nan%.",
+                "Attendance None.", "A gap of n/a points.", "Shown ( ) here.", "A , b.",
+                "Learners supported: .", "ends with a stub;."):
+        try:
+            no_marker(bad)
+        except AssertionError:
+            continue
+        raise AssertionError(f"not caught: {bad!r}")
+
+
+def _values(*pairs):
+    """Every combination of each value and a missing one."""
+    import itertools
+
+    return itertools.product(*[(v, *MISSING[:2]) for v in pairs])
+
+
+def test_dashboard_sentence_never_prints_a_marker():
+    for learners, planned, att, succ in _values(1531, 2442, 84.2, 39.0):
+        text = no_marker(nv.dashboard_sentence(learners, planned, att, succ,
+                                               authority_attendance=86.0))
+        for value, shown in ((learners, "1,531"), (planned, "2,442"), (att, "84%"),
+                             (succ, "39%")):
+            assert (shown in text) == nv.finite(value), text
+        hidden = sum(not nv.finite(v) for v in (learners, planned, att, succ))
+        # what is hidden is said to be, in its own sentence (away from the shares)
+        assert text.count("not shown") == (1 if hidden else 0), text
+        if hidden:
+            last = text.split(". ")[-1]
+            assert "not shown: fewer than 5 learners" in last and "%" not in last, text
+
+
+def test_cluster_and_family_sentences_never_print_a_marker():
+    for roll, q1, auth in _values(5200, 0.41, 0.32):
+        text = no_marker(nv.cluster_intro("Airdrie", 8, 1, 0, roll, q1, auth))
+        assert ("5,200 pupils on roll" in text) == nv.finite(roll), text
+        assert ("41%" in text) == nv.finite(q1), text
+    for lo_r, hi_r, lo_q, hi_q in _values(150, 420, 0.1, 0.35):
+        text = no_marker(nv.family_sentence("3", 8, "primary", (lo_r, hi_r), (lo_q, hi_q)))
+        assert ("150 to 420 pupils" in text) == (nv.finite(lo_r) and nv.finite(hi_r)), text
+        assert ("10% to 35%" in text) == (nv.finite(lo_q) and nv.finite(hi_q)), text
+
+
+def test_gap_compare_and_effect_sentences_never_print_a_marker():
+    for gap, low, high in _values(4.23, 3.1, 5.36):
+        no_marker(nv.gap_sentence("attendance", gap, low, high))
+        wrapped = f"The effect is {nv.effect_interval(gap, low, high)}."
+        no_marker(wrapped)
+    for value, ref in _values(91.2, 89.9):
+        no_marker(nv.compare_sentence("A", "attendance", value, ref))
+    no_marker(nv.compare_sentence("A", "attendance", float("inf"), 89.9))
+    t = _table([("A", np.nan, np.nan, np.nan), ("B", 0.5, np.nan, 1.0)])
+    no_marker(nv.learn_from(t, label="school", measure="reading"))
+    no_marker(nv.small_numbers_caveat(None))

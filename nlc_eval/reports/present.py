@@ -7,7 +7,8 @@ semantic HTML (IPython ``text/html``) that the house renderer
 
 - a table is a ``<table>`` with a ``<caption>`` "Table N. ...", column headers
   ``<th scope="col">``, the first column as row headers ``<th scope="row">``, numbers
-  formatted, hidden cells shown as ``c`` (with the suppression footnote only when a cell is
+  formatted by :func:`nlc_eval.formatting.number` (at the decimals the caller gives per
+  column, which sections take from the same rule as their sentences), hidden cells shown as ``c`` (with the suppression footnote only when a cell is
   hidden), its source, and links to CSV and Excel downloads of exactly the cells shown;
 - a figure is a ``<figure>`` with an ``<img alt=...>``, a ``<figcaption>`` "Figure N. ...
   Source: ...", the data behind it as a table in a ``<details>`` element, and PNG, SVG and
@@ -49,6 +50,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from nlc_eval import formatting as fmt
 from nlc_eval.disclosure import FOOTNOTE as _DISCLOSURE_FOOTNOTE
 from nlc_eval.errors import ReportError
 
@@ -179,8 +181,7 @@ def _format_column(values: pd.Series, header: str, *, count: bool, decimals: int
             elif count and float(v).is_integer():
                 out.append(f"{int(v):,}")
             else:
-                text = f"{float(v):,.{decimals}f}"
-                out.append(text[1:] if re.fullmatch(r"-0\.?0*", text) else text)
+                out.append(fmt.number(float(v), decimals))
         elif isinstance(v, pd.Timestamp):
             out.append(f"{v:%d %B %Y}".lstrip("0"))
         else:
