@@ -182,16 +182,42 @@ def impact(ctx) -> Section:
     return sec
 
 
+def consistency(ctx) -> Section:
+    """Funnel plots of ACEL judgements of every school against the authority's own share."""
+    from nlc_eval.reports.sections import consistency as cons
+
+    return cons.funnels(ctx)
+
+
+def consistency_changes(ctx) -> Section:
+    """Schools whose ACEL judgements move between sessions more than cohort size allows."""
+    from nlc_eval.reports.sections import consistency as cons
+
+    return cons.changes(ctx)
+
+
+def consistency_official(ctx) -> Section:
+    """The published ACEL file against the SIMD-based expectation (official files only)."""
+    from nlc_eval.reports.sections import consistency as cons
+
+    return cons.official(ctx)
+
+
 def results(ctx, *, who: Section, dashboard: Section, gaps: Section, impact: Section,
-            families: Section | None = None) -> dict[str, Any]:
+            families: Section | None = None, consistency: Section | None = None,
+            consistency_changes: Section | None = None,
+            consistency_official: Section | None = None) -> dict[str, Any]:
     """Key results of the authority overview."""
     heads = [who.sentences[0]] if who.sentences else []
     heads += list(dashboard.results.get("headlines", []))
     heads += list(gaps.results.get("headlines", []))
     if impact.sentences:
         heads.append(impact.sentences[0])
+    if consistency is not None:
+        heads += list(consistency.results.get("headlines", []))
     return {"title": f"{ctx.authority_name}: authority overview", "kind": "authority",
             "source": ctx.source, "pupil_source": ctx.pupil_source, "session": ctx.year,
-            "headlines": heads, "sections": collect(who=who, families=families,
-                                                    dashboard=dashboard, gaps=gaps,
-                                                    impact=impact)}
+            "headlines": heads, "sections": collect(
+                who=who, families=families, dashboard=dashboard, gaps=gaps, impact=impact,
+                consistency=consistency, consistency_changes=consistency_changes,
+                consistency_official=consistency_official)}
