@@ -34,6 +34,17 @@ Relations the table does not show (hierarchies across several tables, overlappin
 differences between tables published separately) are outside the guarantee: publish one
 table per relation set, or suppress the combined table.
 
+Nested groups
+-------------
+Two counts of groups where one contains the other (all supports and one level of support,
+an authority and one of its clusters) give the group in between away by subtraction when
+they differ by 1 to ``threshold - 1``. :func:`nested_counts` takes the groups themselves
+(sets of pupils) and returns the counts to publish: when one group contains another and
+their counts differ by less than the threshold, both are shown with the larger count (the
+two groups are published as one), repeated until no such pair is left. Groups of 1 to
+``threshold - 1`` are left to primary suppression. :func:`nested_differences` lists the
+pairs a set of published counts would still give away.
+
 Suppression is recorded in ``result.attrs["disclosure"]`` and can be listed with
 :func:`suppression_log`. :func:`format_suppressed` and :func:`display` render hidden cells as
 ``c`` with a footnote; :func:`check_published` is the gate reports call before publishing.
@@ -51,7 +62,7 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Collection, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,15 +74,21 @@ from nlc_eval.errors import DataError, DisclosureError
 
 __all__ = [
     "FOOTNOTE",
+    "THRESHOLD",
     "DisclosureView",
     "attacker_bounds",
     "check_published",
     "display",
     "format_suppressed",
+    "nested_counts",
+    "nested_differences",
     "suppress",
     "suppress_long",
     "suppression_log",
 ]
+
+#: The suppression threshold: counts of 1 to ``THRESHOLD - 1`` pupils are never published.
+THRESHOLD = 5
 
 FOOTNOTE = (
     "c: confidential. Hidden because it counts fewer than {threshold} pupils, or because it "
@@ -348,7 +365,7 @@ def _as_counts(table: pd.DataFrame, cols: list) -> pd.DataFrame:
 
 def suppress(
     table: pd.DataFrame,
-    threshold: int = 5,
+    threshold: int = THRESHOLD,
     margins: bool | str = True,
     count_columns: Iterable[Hashable] | None = None,
     rate_columns: Mapping[Hashable, Hashable | tuple] | None = None,
@@ -607,7 +624,7 @@ def suppress_long(
     count: str,
     by: str | list[str],
     across: str | None = None,
-    threshold: int = 5,
+    threshold: int = THRESHOLD,
     margins: bool = True,
     zeros: str = "show",
     margins_name: str = "Total",
@@ -727,7 +744,7 @@ def attacker_bounds(table: pd.DataFrame) -> pd.DataFrame:
 
 def check_published(
     table: pd.DataFrame,
-    threshold: int = 5,
+    threshold: int = THRESHOLD,
     count_columns: Iterable[Hashable] | None = None,
 ) -> None:
     """Refuse to publish a table with a visible small count or an unprotected line.
@@ -785,6 +802,110 @@ def _relation_index(record: dict, cols: list) -> list[tuple[int, list[int]]]:
 def _whole(s: pd.Series) -> bool:
     v = pd.to_numeric(s, errors="coerce").dropna()
     return bool(len(v)) and bool((np.abs(v - np.round(v)) < _TOL).all())
+
+
+# ---------------------------------------------------------------------------
+# Nested groups: no difference of two published counts gives a small group away
+# ---------------------------------------------------------------------------
+
+
+def _nested(a: frozenset, b: frozenset) -> bool:
+    return a <= b or b <= a
+
+
+def nested_differences(counts: Mapping[Hashable, int | None],
+                       groups: Mapping[Hashable, Collection[Hashable]],
+                       threshold: int = THRESHOLD) -> list[tuple[Hashable, Hashable, int]]:
+    """Pairs of nested groups whose published counts differ by 1 to ``threshold - 1``.
+
+    Parameters
+    ----------
+    counts : mapping
+        Group key to the count that is (or would be) published; ``None`` for a hidden count.
+    groups : mapping
+        Group key to its members (pupil ids); a group contains another when its members
+        include the other's.
+    threshold : int
+
+    Returns
+    -------
+    list of (larger, smaller, difference)
+        Empty when the counts are safe to publish together.
+
+    Examples
+    --------
+    >>> g = {"all": set(range(60)), "level": set(range(57))}
+    >>> nested_differences({"all": 60, "level": 57}, g)
+    [('all', 'level', 3)]
+    >>> nested_differences(nested_counts(g), g)
+    []
+    """
+    sets = {k: frozenset(v) for k, v in groups.items()}
+    shown = sorted(((int(v), k) for k, v in counts.items() if v is not None and k in sets),
+                   key=lambda x: x[0])
+    out = []
+    for i, (va, a) in enumerate(shown):
+        for vb, b in shown[i + 1:]:
+            if vb - va >= threshold:
+                break
+            if 0 < vb - va and _nested(sets[a], sets[b]):
+                out.append((b, a, vb - va))
+    return out
+
+
+def nested_counts(groups: Mapping[Hashable, Collection[Hashable]],
+                  threshold: int = THRESHOLD) -> dict[Hashable, int]:
+    """Counts of possibly nested groups that are safe to publish together.
+
+    The rule: when one group contains another and their counts differ by 1 to
+    ``threshold - 1``, both are published with the larger count (shown as one group); this
+    is repeated until no pair of nested groups has published counts that differ by 1 to
+    ``threshold - 1``. A group merged into a chain of such groups takes the count of the
+    largest. Groups of 1 to ``threshold - 1`` members keep their own count (primary
+    suppression hides it) and are never merged. Groups that overlap without one containing
+    the other are left alone: their difference is not the size of any group.
+
+    Parameters
+    ----------
+    groups : mapping
+        Group key to its members (pupil ids).
+    threshold : int
+
+    Returns
+    -------
+    dict
+        Group key to the count to publish.
+
+    Examples
+    --------
+    >>> nested_counts({"all": set(range(100)), "level": set(range(98)),
+    ...                "cluster": set(range(40))})
+    {'all': 100, 'level': 100, 'cluster': 40}
+    """
+    sets = {k: frozenset(v) for k, v in groups.items()}
+    parent = {k: k for k in sets}
+
+    def root(k):
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    def published() -> dict:
+        size: dict = {}
+        for k, s in sets.items():
+            r = root(k)
+            size[r] = max(size.get(r, 0), len(s))
+        return {k: (len(s) if len(s) < threshold else size[root(k)]) for k, s in sets.items()}
+
+    while True:
+        pub = published()
+        pairs = nested_differences(
+            {k: v for k, v in pub.items() if len(sets[k]) >= threshold}, sets, threshold)
+        if not pairs:
+            return pub
+        for a, b, _ in pairs:
+            parent[root(b)] = root(a)
 
 
 # ---------------------------------------------------------------------------
@@ -853,7 +974,7 @@ def display(table: pd.DataFrame, decimals: int = 1) -> DisclosureView:
         If the table would publish a small count (see :func:`check_published`).
     """
     record = table.attrs.get("disclosure") or {}
-    threshold = record.get("threshold", 5)
+    threshold = record.get("threshold", THRESHOLD)
     check_published(table, threshold)
     return DisclosureView(format_suppressed(table, decimals),
                           FOOTNOTE.format(threshold=threshold))

@@ -3,10 +3,13 @@
 The attacker here is written independently of the publication gate: it reads a page with its
 own parser and, by brute force, tries exactly the derivations the gate is meant to stop --
 a count of people times a share shown beside it (in a sentence, or in rows of the page's
-tables with the same row header), and a table's total minus its visible cells. Hand-made
-pages that leak must be caught by both the attacker and the gate; pages rendered from
-suppressed tables (and from the report sections' own profile table) must give the attacker
-nothing, and pass the gate.
+tables with the same row header), a table's total minus its visible cells, and the
+difference of two counts of nested groups (all supports and one level, the authority and a
+cluster, a group and the same group less a school, a row total and a column total, a count
+in a sentence and the same count in a table). Hand-made pages that leak must be caught by
+both the attacker and the gate; pages rendered from suppressed tables (and from the report
+sections' own profile table, and the impact and cluster pages built from the synthetic
+authority) must give the attacker nothing, and pass the gate.
 """
 
 from __future__ import annotations
@@ -19,12 +22,9 @@ import pandas as pd
 import pytest
 from bs4 import BeautifulSoup
 
-from nlc_eval.disclosure import suppress
+from nlc_eval.disclosure import THRESHOLD, nested_counts, suppress
 from nlc_eval.reports import present
 from nlc_eval.reports.publication import PublicationCheck
-
-THRESHOLD = 5
-
 
 # ---------------------------------------------------------------------------
 # The attacker
@@ -107,6 +107,9 @@ def attack(html: str) -> list[str]:
                 continue
             hidden = [i for i, v in enumerate(col) if v == "c"]
             known = sum(_num(v) for v in col if v != "c")
+            if not hidden and 1 <= abs(t - known) < THRESHOLD:
+                # all shown: the total and its rows disagree by a group counted twice or left out
+                leaks.append(f"column {h}: total {t:.0f} against rows adding to {known:.0f}")
             if not hidden or len(hidden) > 3:
                 continue
             left = int(t - known)
@@ -117,6 +120,82 @@ def attack(html: str) -> list[str]:
                 values = {v[pos] for v in feasible}
                 if _leaks(values):
                     leaks.append(f"column {h}: hidden cell is {sorted(values)}")
+    # 4. differences of counts of nested groups
+    leaks += _differencing(soup, tables)
+    return leaks
+
+
+_WHOLE_WORDS = {"all", "total", "authority", "overall"}
+_LESS_WORDS = ("excluding", "without", "except", "less", "minus")
+
+
+def _words(label: str) -> set[str]:
+    return set(re.findall(r"[a-z]+", label.lower()))
+
+
+def _is_whole(label: str) -> bool:
+    return bool(_words(label) & _WHOLE_WORDS)
+
+
+def _less(a: str, b: str) -> bool:
+    """``a`` is ``b`` with a part taken out ("2024/25 excluding School 3" and "2024/25")."""
+    low = a.lower()
+    for w in _LESS_WORDS:
+        if f" {w} " in f" {low} ":
+            return low.split(f" {w} ")[0].strip(" ,(") == b.lower().strip()
+    return False
+
+
+def _people(head: str) -> bool:
+    # learner-terms are not learners: a different measure, never set against learners
+    return (bool(re.search(r"pupils|learners", head, re.I)) and "%" not in head
+            and not re.search(r"learner-terms|pupil-terms", head, re.I))
+
+
+def _differencing(soup, tables) -> list[str]:
+    """Every pair of counts of nested groups (same measure) that differ by 1 .. THRESHOLD-1.
+
+    A count is (table, column header, row label, value). Pairs taken as nested: in one
+    column, a row naming a whole ("All ...", "Total", "Authority") and any other row, or a
+    row "X excluding Y" and the row "X"; the same header in two tables, for rows of the same
+    name or a whole; in one row, a column headed as a whole ("Total", "All ...") and the
+    other count columns; a count of people in a sentence and any count of people in a table.
+    """
+    counts = []
+    for t, (head, body) in enumerate(tables):
+        for j, h in enumerate(head):
+            if j == 0 or not _people(h):
+                continue
+            for r in body:
+                v = _num(r[j]) if j < len(r) and r[j] != "c" else None
+                if v is not None:
+                    counts.append((t, " ".join(h.split()), r[0], v, _is_whole(h)))
+    leaks = []
+    for (ta, ha, ra, va, wa), (tb, hb, rb, vb, wb) in itertools.combinations(counts, 2):
+        if not 1 <= abs(va - vb) < THRESHOLD:
+            continue
+        nested = False
+        if ha == hb and ta == tb:
+            nested = _is_whole(ra) or _is_whole(rb) or _less(ra, rb) or _less(rb, ra)
+        elif ha == hb:
+            nested = ra == rb or _is_whole(ra) or _is_whole(rb)
+        elif ta == tb and ra == rb:
+            nested = wa or wb                    # a row total against a column total
+        if nested:
+            leaks.append(f"{ha!r} {ra} {va:.0f} vs {hb!r} {rb} {vb:.0f}")
+    # a count of people in a sentence against every count of people in a table
+    for p in soup.find_all("p"):
+        if p.find_parent("table"):
+            continue
+        text = p.get_text(" ", strip=True)
+        for m in re.finditer(r"(\d[\d,]*)\s+(?:[\w-]+\s+){0,2}?(pupils|learners)\b", text):
+            n = int(m.group(1).replace(",", ""))
+            # a rule's bound ("fewer than 5 pupils") counts nobody
+            if n < THRESHOLD or re.search(r"(than|under|least|most)\s*$", text[:m.start()]):
+                continue
+            for _, h, r, v, _ in counts:
+                if 1 <= abs(n - v) < THRESHOLD:
+                    leaks.append(f"sentence {m.group(0)!r} vs {h!r} {r} {v:.0f}")
     return leaks
 
 
@@ -150,6 +229,23 @@ LEAKY = {
     "total minus visible": _page(_table(
         ["Cluster", "Pupils in SIMD Q1"], [["A", "10"], ["B", "c"], ["C", "12"],
                                            ["Total", "25"]])),
+    # differencing: two counts of nested groups that differ by 1-4
+    "all supports against a level": _page(_table(
+        ["Group", "Learners supported (in the estimate)", "Comparison learners (not yet supported)"],
+        [["All supports, authority", "6,804", "54,692"], ["Universal support", "3,405", "54,692"],
+         ["Intensive support", "1,023", "54,689"]])),
+    "the same group in two tables": _page(
+        _table(["Estimate", "Comparison learners"], [["North Lanarkshire, all supports", "54,692"]]),
+        _table(["Estimate", "Comparison learners"], [["North Lanarkshire, all supports", "54,690"]])),
+    "a session and the same session less a school": _page(_table(
+        ["Session", "Pupils on roll"], [["2024/25", "1,204"], ["2024/25 excluding School 3", "1,201"]])),
+    "a row total against a column total": _page(_table(
+        ["Level", "Universal learners", "Total learners"], [["Total", "97", "100"]])),
+    "a count in a sentence and in a table": _page(
+        "<p>The estimate compares 6,804 supported learners with others.</p>",
+        _table(["Group", "Learners supported"], [["All supports", "6,801"]])),
+    "total and rows that overlap": _page(_table(
+        ["Cluster", "Learners supported"], [["A", "20"], ["B", "30"], ["Total", "53"]])),
 }
 
 
@@ -175,6 +271,15 @@ def test_marker_or_missing_value_in_a_sentence_is_refused(text):
     _page(_table(["Cluster", "Pupils in SIMD Q1"], [["A", "10"], ["B", "c"], ["C", "c"],
                                                     ["Total", "30"]])),
     _page("<p>Numbers about fewer than five pupils are not shown (shown as c).</p>"),
+    # nested groups shown with equal counts, or five or more apart
+    _page(_table(["Group", "Comparison learners (not yet supported)"],
+                 [["All supports, authority", "54,692"], ["Universal support", "54,692"],
+                  ["Intensive support", "54,682"]])),
+    # learners and learner-terms are different measures: never set against each other
+    _page(_table(["Group", "Comparison learners", "Comparison learner-terms"],
+                 [["All supports", "54,692", "54,694"]])),
+    # two schools of nearly the same size are not nested
+    _page(_table(["School", "Pupils on roll"], [["School 1", "120"], ["School 2", "122"]])),
 ])
 def test_safe_pages_pass_both(html):
     assert attack(html) == []
@@ -246,3 +351,57 @@ def test_the_sections_profile_table_gives_nothing_away():
     leaky = _page(present.table_html(bare, caption="Profiles, 2024/25", source="Census",
                                      index=True))
     assert attack(leaky) and _gate(leaky)
+
+
+# ---------------------------------------------------------------------------
+# Differencing: the impact tables' counts of nested groups
+# ---------------------------------------------------------------------------
+
+def _effects_page(n_treated: dict, n_control: dict) -> str:
+    """The impact page's effects table as the page renders it, from the given counts."""
+    rows = ["All supports, authority", "Universal support", "Additional support",
+            "Intensive support"]
+    t = pd.DataFrame({"Learners supported (in the estimate)": pd.array(
+                          [n_treated[r] for r in rows], dtype="Int64"),
+                      "Comparison learners (not yet supported)": pd.array(
+                          [n_control[r] for r in rows], dtype="Int64"),
+                      "Effect on attendance (points)": [1.3, 0.7, 1.6, 3.0]},
+                     index=pd.Index(rows, name="Group"))
+    t = suppress(t, margins=False, count_columns=list(t.columns[:2]),
+                 rate_columns={t.columns[2]: (None, t.columns[0])})
+    present.start("attack-effects")
+    return _page(present.table_html(t, caption="Effect of supports, 2022/23 to 2024/25",
+                                    source="Council extracts", index=True))
+
+
+def _nested_groups(rng) -> tuple[dict, dict]:
+    """Supported and comparison learners of all supports and of each level, as sets: levels
+    partition the supported; a level's comparison learners are all supports' less a few."""
+    levels = ["Universal support", "Additional support", "Intensive support"]
+    supported = rng.permutation(6000)
+    cuts = np.sort(rng.choice(np.arange(100, 6000), size=2, replace=False))
+    parts = np.split(supported, cuts)
+    treated = {"All supports, authority": set(supported.tolist())}
+    treated.update({lv: set(p.tolist()) for lv, p in zip(levels, parts, strict=True)})
+    n = 50000
+    control = {"All supports, authority": set(range(n))}
+    for lv in levels:
+        control[lv] = set(range(n - int(rng.integers(0, THRESHOLD))))  # 0 to 4 fewer
+    control["Intensive support"] = set(range(n - int(rng.integers(1, THRESHOLD))))
+    return treated, control
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_nested_counts_differing_by_less_than_the_threshold_are_found_then_protected(seed):
+    treated, control = _nested_groups(np.random.default_rng(seed))
+    raw = _effects_page({k: len(v) for k, v in treated.items()},
+                        {k: len(v) for k, v in control.items()})
+    # the unprotected page leaks: intensive's comparison group is 1-4 short of all supports'
+    assert attack(raw), "the attacker missed a difference of nested groups"
+    assert _gate(raw), "the gate let a difference of nested groups through"
+    safe = _effects_page(nested_counts(treated), nested_counts(control))
+    assert attack(safe) == [] and _gate(safe) == []
+    # what is shown is still true where it can be: equal groups and the supported learners
+    shown = nested_counts(control)
+    assert shown["All supports, authority"] == len(control["All supports, authority"])
+    assert nested_counts(treated) == {k: len(v) for k, v in treated.items()}

@@ -502,14 +502,119 @@ def attendance_effect(ctx, *, cluster: str | None = None, level: str | None = No
     return est
 
 
+# ---------------------------------------------------------------------------
+# The groups of learners behind the counts the reports publish
+# ---------------------------------------------------------------------------
+
+def estimate_groups(*, design: pd.DataFrame | None = None, panel: pd.DataFrame | None = None,
+                    clusters=None) -> dict[tuple[str | None, str | None],
+                                           tuple[frozenset, frozenset]]:
+    """The learners each estimate of the reports counts: supported and comparison learners.
+
+    One entry per estimate the reports can show: ``(cluster, level)`` with ``None`` for the
+    authority or for all levels, for every cluster of the design (or panel) and every level.
+    The value is ``(supported learners, comparison learners)``, each the set of distinct
+    ``pupil_id`` s in the rows the estimate uses (a learner compared in several terms is
+    one learner): for the entry-cohort design (``design``), the learners of the entry terms
+    and clusters (schools, for one cluster) in which a learner started support at the level;
+    for the difference in differences and the event study (``panel``), learners with a
+    supported term and the others. Their sizes are the estimates' ``n_treated`` and
+    ``n_control``.
+    """
+    if (design is None) == (panel is None):
+        raise ReportError("pass design (entry-cohort design) or panel (attendance panel).")
+    d = design if design is not None else panel
+    names = sorted(d["cluster"].astype(str).unique()) if clusters is None else [
+        str(c) for c in clusters]
+    out: dict = {}
+    if design is not None:
+        t = design["treated"].to_numpy() == 1
+        lv = design["level"].astype(str).to_numpy()
+        cl = design["cluster"].astype(str).to_numpy()
+        ids = design["pupil_id"].to_numpy()
+        for by in ("cluster", "seed_code"):
+            stratum = design.groupby(["cohort", by], sort=False).ngroup().to_numpy()
+            for level in (None, *LEVELS):
+                start = t if level is None else t & (lv == level)
+                used = np.bincount(stratum, weights=start)[stratum] > 0
+                keep = used & ((~t) | start)
+                for c in ([None] if by == "cluster" else names):
+                    rows = keep if c is None else keep & (cl == c)
+                    out[(c, level)] = (frozenset(ids[rows & t]), frozenset(ids[rows & ~t]))
+        return out
+    for c in (None, *names):
+        p = panel if c is None else panel[panel["cluster"].astype(str) == c]
+        for level in (None, *LEVELS):
+            q = p if level is None else p[(p["ever_supported"] == 0) | (p["level"] == level)]
+            ever = q.groupby("pupil_id")["supported"].max()
+            out[(c, level)] = (frozenset(ever.index[ever == 1]),
+                               frozenset(ever.index[ever == 0]))
+    return out
+
+
+def published_counts(groups: dict, threshold: int | None = None
+                     ) -> dict[tuple[str | None, str | None], tuple[int, int]]:
+    """``(supported, comparison)`` learners to publish for each estimate of :func:`estimate_groups`.
+
+    Counts of learners are distinct learners, never learner-terms. Supported and comparison
+    learners are each protected by :func:`nlc_eval.disclosure.nested_counts` over all the
+    estimates at once (authority, levels, clusters, clusters by level), so every page shows
+    the same count for the same group, and no two counts of groups where one contains the
+    other (all supports and a level, the authority and a cluster) differ by 1 to
+    ``threshold - 1``: such a pair is published with the larger count. ``threshold``
+    defaults to :data:`nlc_eval.disclosure.THRESHOLD`.
+    """
+    from nlc_eval.disclosure import THRESHOLD, nested_counts
+
+    threshold = THRESHOLD if threshold is None else threshold
+    treated = nested_counts({k: v[0] for k, v in groups.items()}, threshold)
+    control = nested_counts({k: v[1] for k, v in groups.items()}, threshold)
+    return {k: (treated[k], control[k]) for k in groups}
+
+
+def report_counts(ctx, *, method: str = DEFAULT_METHOD, design: pd.DataFrame | None = None,
+                  panel: pd.DataFrame | None = None) -> dict:
+    """:func:`published_counts` of a report context, computed once and kept in ``ctx.models``."""
+    cache = ctx.models if isinstance(getattr(ctx, "models", None), dict) else {}
+    key = f"published_counts_{method}"
+    if key not in cache:
+        if method == "cohort":
+            groups = estimate_groups(design=entry_cohort_design(ctx) if design is None
+                                     else design, clusters=ctx.clusters)
+        else:
+            groups = estimate_groups(panel=attendance_panel(ctx) if panel is None else panel,
+                                     clusters=ctx.clusters)
+        cache[key] = published_counts(groups)
+    return cache[key]
+
+
+def with_published_counts(table: pd.DataFrame, counts: dict) -> pd.DataFrame:
+    """An effects table (:func:`effects_table`) with ``n_treated`` and ``n_control`` replaced
+    by the counts to publish (:func:`published_counts`), row by row from ``scope``, ``label``
+    and ``level``; rows without an estimate keep theirs."""
+    out = table.copy()
+    for i, r in out.iterrows():
+        if pd.isna(r.get("n_treated")):
+            continue
+        cluster = str(r["label"]) if r["scope"] == "cluster" else None
+        level = r["level"] if r["scope"] == "level" else None
+        if (cluster, level) in counts:
+            out.loc[i, ["n_treated", "n_control"]] = counts[(cluster, level)]
+    for col in ("n_treated", "n_control"):
+        out[col] = pd.to_numeric(out[col], errors="coerce").astype("Int64")
+    return out
+
+
 def effects_table(ctx, *, by_cluster: bool = True, panel: pd.DataFrame | None = None,
                   n_boot: int = N_BOOT, method: str = DEFAULT_METHOD,
-                  design: pd.DataFrame | None = None) -> pd.DataFrame:
+                  design: pd.DataFrame | None = None, clusters=None) -> pd.DataFrame:
     """Attendance effect estimates: authority-wide, by level, and (optionally) by cluster.
 
     Columns: ``scope, label, level, estimate, ci_low, ci_high, p_value, n_treated,
     n_control, inference, sentence, method``. The panel (``"did"``, ``"event_study"``) or
-    design (``"cohort"``) is built once and reused.
+    design (``"cohort"``) is built once and reused. ``clusters`` limits the cluster rows
+    (default every cluster). ``n_treated`` and ``n_control`` are the counts to publish
+    (:func:`published_counts`: distinct learners, nested groups protected).
     """
     if method not in METHODS:
         raise ReportError(f"unknown method {method!r}; valid methods: {', '.join(METHODS)}.")
@@ -537,11 +642,12 @@ def effects_table(ctx, *, by_cluster: bool = True, panel: pd.DataFrame | None = 
     for lv in LEVELS:
         add("level", f"{lv.capitalize()} support", fit(level=lv), lv)
     if by_cluster:
-        for c in ctx.clusters:
+        for c in (ctx.clusters if clusters is None else clusters):
             add("cluster", c, fit(cluster=c))
     out = pd.DataFrame(rows)
     for col in ("estimate", "ci_low", "ci_high", "p_value"):
         out[col] = pd.to_numeric(out.get(col), errors="coerce")
     for col in ("n_treated", "n_control"):
         out[col] = pd.to_numeric(out.get(col), errors="coerce").astype("Int64")
-    return out
+    return with_published_counts(out, report_counts(ctx, method=method, design=design,
+                                                    panel=panel))

@@ -15,7 +15,19 @@ found). The scan is a second line of defence: tables are already protected by
   count of people and a share in the same sentence, or in rows of the page's tables with
   the same row header (roll x share, whose possible counts are all 1 to
   ``threshold - 1``); and a hidden cell of a table with a total row that the total minus
-  the visible cells gives away.
+  the visible cells gives away;
+- small counts derivable by differencing (:func:`nested_differences`): two counts of the
+  same measure (the same count header, or people in a sentence) for groups where one
+  contains the other that differ by 1 to ``threshold - 1``. Groups are taken to be nested
+  when one row names a whole (``Total``, ``All ...``, ``Authority``, ``... all supports``,
+  ``... overall``) and the other is a row of the same column, when one row names a group
+  less a part (``... excluding ...``, ``... without ...``), when two tables have a row of
+  the same name under the same header, when in one row a column headed ``Total ...`` or
+  ``All ...`` stands beside other counts of people, or when a sentence's count of people
+  sits near a table's count of people; and in a table with a total row whose cells are all shown, the
+  total and the sum of the other rows must not differ by 1 to ``threshold - 1`` (a group
+  counted twice, or left out). Learners and learner-terms are different measures and are
+  never compared.
 """
 
 from __future__ import annotations
@@ -104,8 +116,9 @@ def _people_header(h: str) -> bool:
     return _is_count_header(h) and any(w in h.lower() for w in ("pupil", "learner"))
 
 
-def derived_counts(html_text: str, threshold: int = 5) -> list[str]:
+def derived_counts(html_text: str, threshold: int | None = None) -> list[str]:
     """Small counts a reader can work out from what the page shows (see the module doc)."""
+    threshold = _threshold(threshold)
     soup = _soup(html_text)
     found: list[str] = []
     for sentence in _prose(soup):
@@ -131,6 +144,7 @@ def derived_counts(html_text: str, threshold: int = 5) -> list[str]:
             for h, v in zip(names[1:] if not offset else names[offset:], row[1:], strict=False):
                 entry.setdefault(h, v)
         found += _total_minus_visible(header, body, threshold)
+        found += _total_minus_sum(header, body, threshold)
     for key, entry in rows.items():
         people = [(h, _number(v)) for h, v in entry.items()
                   if _people_header(h) and _number(v)]
@@ -142,7 +156,146 @@ def derived_counts(html_text: str, threshold: int = 5) -> list[str]:
                 if _NUMBER.match(p) and _small(candidates(n, p), threshold):
                     found.append(f"row {key!r}: '{ph}' {n:,.0f} and '{sh}' {p}% give away a "
                                  f"count below {threshold}")
+    found += nested_differences(html_text, threshold)
     return found
+
+
+_WHOLE = re.compile(r"^(total|all\b|authority\b|overall\b|whole\b)|\ball supports$|"
+                    r"\boverall$|\btotal$", re.IGNORECASE)
+_LESS = re.compile(r"^(.*?)[\s,(]+(?:excluding|without|except|less|minus)\b", re.IGNORECASE)
+
+
+# words before a number that make it a bound of a rule, not a count ("fewer than 5 pupils")
+_BOUND = re.compile(r"\b(than|under|least|most|below|above)\s*$", re.IGNORECASE)
+
+
+def _measure(header: str) -> str:
+    """A count header as the measure it names: lower case, without notes in brackets."""
+    return re.sub(r"\s+", " ", re.sub(r"\([^)]*\)", "", header)).strip().lower()
+
+
+def _nested_rows(a: str, b: str) -> bool:
+    """Whether two row labels of one count column describe groups one inside the other."""
+    if _WHOLE.search(a.strip()) or _WHOLE.search(b.strip()):
+        return True
+    for x, y in ((a, b), (b, a)):
+        m = _LESS.match(x.strip())
+        if m and m.group(1).strip().lower() == y.strip().lower():
+            return True
+    return False
+
+
+def _threshold(threshold: int | None = None) -> int:
+    """``threshold``, or the kit's suppression threshold (imported late: a large module)."""
+    if threshold is not None:
+        return int(threshold)
+    from nlc_eval.disclosure import THRESHOLD
+
+    return THRESHOLD
+
+
+def _small_gap(x: float, y: float, threshold: int) -> bool:
+    return 1 <= abs(x - y) < threshold
+
+
+def nested_differences(html_text: str, threshold: int | None = None) -> list[str]:
+    """Small counts that the difference of two counts of nested groups gives away.
+
+    See the module doc for which pairs of counts are taken to be nested; ``threshold``
+    defaults to :data:`nlc_eval.disclosure.THRESHOLD`.
+    """
+    threshold = _threshold(threshold)
+    cells: list[tuple[int, str, str, float]] = []   # (table, measure, row, value)
+    found: list[str] = []
+    for t, (header, body) in enumerate(_tables(html_text)):
+        found += _row_total_vs_columns(header, body, threshold)
+        offset = 1 if body and header and len(body[0]) == len(header) + 1 else 0
+        for i, h in enumerate(header):
+            if not _is_count_header(h):
+                continue
+            j = i + offset
+            for row in body:
+                if j < len(row) and row[0].strip() and j > 0:
+                    v = _number(row[j])
+                    if v is not None:
+                        cells.append((t, _measure(h), row[0].strip(), v))
+    seen: set = set()
+
+    def flag(text: str) -> None:
+        if text not in seen:
+            seen.add(text)
+            found.append(text)
+
+    for a in range(len(cells)):
+        ta, ma, ra, va = cells[a]
+        for b in range(a + 1, len(cells)):
+            tb, mb, rb, vb = cells[b]
+            if ma != mb or not _small_gap(va, vb, threshold):
+                continue
+            same_table = ta == tb and _nested_rows(ra, rb)
+            same_group = ta != tb and (ra.lower() == rb.lower() or _nested_rows(ra, rb))
+            if same_table or same_group:
+                flag(f"'{ma}' of '{ra}' ({va:,.0f}) and of '{rb}' ({vb:,.0f}) differ by "
+                     f"{abs(va - vb):.0f}, a group of fewer than {threshold}")
+    people = [(m, r, v) for _, m, r, v in cells if any(w in m for w in ("pupil", "learner"))]
+    for sentence in _prose(_soup(html_text)):
+        for m in _COUNT_IN_PROSE.finditer(sentence):
+            n = float(m.group(1).replace(",", ""))
+            if (n < threshold or "term" in m.group(0).lower()
+                    or _BOUND.search(sentence[:m.start()])):
+                continue
+            for measure, row, v in people:
+                if "term" not in measure and _small_gap(n, v, threshold):
+                    flag(f"the sentence's {m.group(0)!r} and '{measure}' of '{row}' "
+                         f"({v:,.0f}) differ by {abs(n - v):.0f}, a group of fewer than "
+                         f"{threshold}")
+    return found
+
+
+def _row_total_vs_columns(header: list[str], body: list[list[str]], threshold: int
+                          ) -> list[str]:
+    """In one row, a column headed as a whole (``Total ...``, ``All ...``) against the
+    row's other counts of people: they count groups inside it."""
+    offset = 1 if body and header and len(body[0]) == len(header) + 1 else 0
+    def counts_people(h: str) -> bool:
+        low = h.lower()
+        return (any(w in low for w in ("pupil", "learner")) and "term" not in low
+                and "%" not in h and "rate" not in low and "per" not in low.split())
+
+    people = [(i + offset, h) for i, h in enumerate(header)
+              if counts_people(h) and i + offset > 0]
+    wholes = [(j, h) for j, h in people if re.match(r"(total|all)\b", h, re.IGNORECASE)]
+    out = []
+    for row in body:
+        for j, h in wholes:
+            w = _number(row[j]) if j < len(row) else None
+            for k, g in people:
+                v = _number(row[k]) if k != j and k < len(row) else None
+                if w is not None and v is not None and _small_gap(w, v, threshold):
+                    out.append(f"row {row[0]!r}: '{h}' {w:,.0f} and '{g}' {v:,.0f} differ by "
+                               f"{abs(w - v):.0f}, a group of fewer than {threshold}")
+    return out
+
+
+def _total_minus_sum(header: list[str], body: list[list[str]], threshold: int) -> list[str]:
+    """A total row that differs from the sum of its (all shown) rows by a small count."""
+    totals = [r for r in body if r and r[0].strip().lower() in ("total", "authority", "all")]
+    if len(totals) != 1 or not header or len(body) < 3:
+        return []
+    offset = 1 if len(body[0]) == len(header) + 1 else 0
+    out = []
+    for i, h in enumerate(header):
+        j = i + offset
+        if not _is_count_header(h) or j >= len(totals[0]):
+            continue
+        t = _number(totals[0][j])
+        parts = [_number(r[j]) if j < len(r) else None for r in body if r is not totals[0]]
+        if t is None or any(v is None for v in parts):
+            continue
+        if _small_gap(t, sum(parts), threshold):
+            out.append(f"column '{h}': the total and the sum of its rows differ by "
+                       f"{abs(t - sum(parts)):.0f}, a group of fewer than {threshold}")
+    return out
 
 
 def _total_minus_visible(header: list[str], body: list[list[str]], threshold: int
@@ -204,15 +357,17 @@ class PublicationCheck:
     pupil_ids : iterable of str
         The batch's pupil identifiers; none may appear in a published page.
     threshold : int
-        Counts below this (and above zero) must not be shown (the suppression threshold).
+        Counts below this (and above zero) must not be shown (default the suppression
+        threshold, :data:`nlc_eval.disclosure.THRESHOLD`).
     """
 
     pupil_ids: frozenset[str] = field(default_factory=frozenset)
-    threshold: int = 5
+    threshold: int = field(default_factory=_threshold)
 
     @classmethod
-    def for_ids(cls, ids: Iterable, threshold: int = 5) -> PublicationCheck:
-        return cls(frozenset(str(i) for i in ids if len(str(i)) >= MIN_ID_LENGTH), threshold)
+    def for_ids(cls, ids: Iterable, threshold: int | None = None) -> PublicationCheck:
+        return cls(frozenset(str(i) for i in ids if len(str(i)) >= MIN_ID_LENGTH),
+                   _threshold(threshold))
 
     def problems(self, html_text: str, sidecar: str = "") -> list[str]:
         """What would make this page unsafe to publish (empty when it is fine)."""

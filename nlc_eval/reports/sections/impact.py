@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from nlc_eval import formatting as fmt
+from nlc_eval.disclosure import THRESHOLD
 from nlc_eval.errors import ReportError
 from nlc_eval.reports import impact_models, measures
 from nlc_eval.reports.sections._common import (
@@ -32,6 +33,15 @@ lab = measures.label
 METHOD_NAMES = {"cohort": "comparison with learners not yet supported (entry cohorts)",
                 "did": "difference in differences",
                 "event_study": "event study (effects term by term)"}
+#: How the impact tables count learners, and the rule that protects nested groups.
+COUNT_NOTES = (
+    "Learners are counted once each, however many terms of the estimate they appear in "
+    "(learners, not learner-terms). A level's comparison learners are those not yet "
+    "supported in the terms and clusters in which a learner started that level of support, "
+    "so they can be fewer than for all supports.",
+    f"Where one group of learners contains another and their counts would differ by fewer "
+    f"than {THRESHOLD}, both are shown with the larger count, so that no small group can be "
+    "worked out by subtraction.")
 #: Baseline characteristics of the entry-cohort design, as the report names them.
 BASELINE_LABELS = {"prior_attendance": "Attendance in the previous session",
                    "prior_missing": "Not on roll in the previous session",
@@ -44,6 +54,9 @@ def summary(ctx, *, cluster: str = "") -> Section:
     """What the supports did, by level of support, in plain words with a figure."""
     cl = check_cluster(ctx, cluster) if cluster else None
     eff = effects(ctx, cl)
+    if not (ctx.models and "effects" in ctx.models):
+        # computed here: the cluster's row comes straight from its estimate
+        eff = impact_models.with_published_counts(eff, impact_models.report_counts(ctx))
     shown = effects_display(eff)
     span = estimate_sessions(ctx)
     place = cl or ctx.authority_name
@@ -73,7 +86,7 @@ def summary(ctx, *, cluster: str = "") -> Section:
     sec.tables["effects"] = Table(
         table, caption=f"Effect of cluster supports on attendance by level of support, "
                        f"{place}, {span}", source=src,
-        notes=("Learners are counted once each across the sessions of the estimate.",))
+        notes=COUNT_NOTES)
     fig = pd.DataFrame({"Level of support": table.index,
                         lab("effect"): table[lab("effect")].astype(float).to_numpy(),
                         "95% interval from": table["95% interval from"].astype(float).to_numpy(),
@@ -114,6 +127,9 @@ def evaluation(ctx, *, outcome: str = "attendance_rate",
         sec.results["estimate"] = None
         return sec
     what = f"{level} support" if level else "all supports"
+    # the same count of the same group as every other table of the batch (never learner-terms)
+    counts = impact_models.report_counts(ctx, method=method, design=design)
+    n_supported, n_comparison = counts.get((cl, level or None), (est.n_treated, est.n_control))
     sec.sentences.append(
         f"The estimate below is for {what} in {scope}, from {span}, by "
         f"{METHOD_NAMES[method]}: learners had "
@@ -123,8 +139,8 @@ def evaluation(ctx, *, outcome: str = "attendance_rate",
     t = pd.DataFrame({
         lab("effect"): [round(est.estimate, 2)], "95% interval from": [round(est.ci_low, 2)],
         "95% interval to": [round(est.ci_high, 2)], "p-value": [fmt.p_value(est.p_value)],
-        lab("learners_in_estimate"): pd.array([est.n_treated], dtype="Int64"),
-        lab("comparison_learners"): pd.array([est.n_control], dtype="Int64")},
+        lab("learners_in_estimate"): pd.array([n_supported], dtype="Int64"),
+        lab("comparison_learners"): pd.array([n_comparison], dtype="Int64")},
         index=pd.Index([f"{scope}, {what}"], name="Estimate"))
     sec.tables["estimate"] = Table(
         suppress(t, margins=False, count_columns=[lab("learners_in_estimate"),
@@ -132,7 +148,7 @@ def evaluation(ctx, *, outcome: str = "attendance_rate",
                  rate_columns={c: (None, lab("learners_in_estimate"))
                                for c in (lab("effect"), "95% interval from", "95% interval to")}),
         caption=f"Effect of {what} on attendance in the term support started, {scope}, "
-                f"{span}", source=src)
+                f"{span}", source=src, notes=COUNT_NOTES)
     if est.terms is not None and "event_time" in est.terms:
         terms = est.terms[["event_time", "estimate", "ci_low", "ci_high"]].copy()
         fig = pd.DataFrame({"Term from the start of support":
@@ -167,7 +183,7 @@ def evaluation(ctx, *, outcome: str = "attendance_rate",
         sec.results["covered"] = bool(covered)
     sec.results["estimate"] = {"estimate": num(est.estimate), "ci_low": num(est.ci_low),
                                "ci_high": num(est.ci_high), "p_value": num(est.p_value),
-                               "n_treated": int(est.n_treated), "method": method}
+                               "n_treated": int(n_supported), "method": method}
     return sec
 
 
