@@ -27,17 +27,19 @@ Examples
 ...                   "ci_low": [0.2, 0.5], "ci_high": [1.8, 3.5]})
 >>> ax = plots.forest(t, label="label", unit="percentage points")
 >>> plots.alt_text(t, "forest", {"label": "label"}, caption="Effects")[:30]
-'Effects: dot plot of estimate w'
+'Effects: dot plot with 95% int'
 """
 
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from nlc_eval import formatting as fmt
 
 #: UK Government Analysis Function categorical palette, in order of use.
 PALETTE = ("#12436D", "#28A197", "#801650", "#F46A25", "#3D3D3D", "#A285D1")
@@ -432,22 +434,34 @@ def is_empty(table: pd.DataFrame, plot: str, kwargs: dict[str, Any]) -> bool:
                            .to_numpy(dtype=float)).any()
 
 
-def _fmt(v: float, unit: str = "") -> str:
+def _fmt(v: float, unit: str = "", decimals: int | None = None) -> str:
     if not np.isfinite(v):
         return NOT_SHOWN
-    text = f"{v:,.0f}" if abs(v) >= 100 else f"{v:.1f}"
+    if decimals is not None:
+        text = fmt.number(v, decimals)
+    else:
+        text = f"{v:,.0f}" if abs(v) >= 100 else f"{v:.1f}"
     if unit == "%":
         return text + "%"
     return text
 
 
+def _decimals_of(decimals: int | Mapping[str, int] | None, column: str) -> int | None:
+    if decimals is None or isinstance(decimals, int):
+        return decimals
+    return decimals.get(column)
+
+
 def alt_text(table: pd.DataFrame, plot: str, kwargs: dict[str, Any], *, caption: str = "",
-             max_rows: int = 12) -> str:
+             max_rows: int = 12, decimals: int | Mapping[str, int] | None = None) -> str:
     """Alt text of a figure from its data: what is plotted and the values a reader needs.
 
     Says what kind of chart it is and of what; the highlighted row against the reference;
     the highest and lowest rows; and, for a short chart, every row's value (for a longer one,
-    that the full values are in the table under the figure).
+    that the full values are in the table under the figure). With ``decimals`` (one number,
+    or one per column heading: those of the data table under the figure) values of a line,
+    dot or forest plot are printed at them, so the alt text, the data table and the page's
+    sentences agree.
 
     Examples
     --------
@@ -497,7 +511,8 @@ def alt_text(table: pd.DataFrame, plot: str, kwargs: dict[str, Any], *, caption:
         vals = _numeric(d[ycol])
         xs = [session_label(v) if not isinstance(v, str) else v for v in d[xcol]]
         text = f"{start}line chart of {ycol} by session, {xs[0]} to {xs[-1]}." if xs else start
-        pairs = [f"{s} {_fmt(v)}" for s, v in zip(xs, vals, strict=True)]
+        dy = _decimals_of(decimals, ycol)
+        pairs = [f"{s} {_fmt(v, '', dy)}" for s, v in zip(xs, vals, strict=True)]
         if pairs:
             text += " Values: " + ", ".join(pairs) + "."
         return text
@@ -506,6 +521,7 @@ def alt_text(table: pd.DataFrame, plot: str, kwargs: dict[str, Any], *, caption:
     col = _value_columns(plot, kwargs)[0]
     unit = kwargs.get("unit", "")
     u = "%" if unit == "%" else ""
+    dv = _decimals_of(decimals, col)
     d = pd.DataFrame({"label": table[lab].astype(str).to_numpy(),
                       "v": _numeric(table[col])})
     kind = "Dot plot" if plot == "dot_plot" else "Dot plot with 95% intervals"
@@ -514,17 +530,19 @@ def alt_text(table: pd.DataFrame, plot: str, kwargs: dict[str, Any], *, caption:
     ref = kwargs.get("reference")
     if hl is not None and (d["label"] == str(hl)).any():
         v = d.loc[d["label"] == str(hl), "v"].iloc[0]
-        text += f" {hl} (highlighted) {_fmt(v, u)}"
+        text += f" {hl} (highlighted) {_fmt(v, u, dv)}"
         if ref is not None and np.isfinite(ref):
-            text += f", against {kwargs.get('reference_label', 'authority')} {_fmt(ref, u)}"
+            text += (f", against {kwargs.get('reference_label', 'authority')} "
+                     f"{_fmt(ref, u, dv)}")
         text += "."
     elif ref is not None and np.isfinite(ref):
-        text += f" Reference line: {kwargs.get('reference_label', 'authority')} {_fmt(ref, u)}."
+        text += (f" Reference line: {kwargs.get('reference_label', 'authority')} "
+                 f"{_fmt(ref, u, dv)}.")
     shown = d.dropna(subset=["v"])
     if len(shown):
         top, bottom = shown.loc[shown["v"].idxmax()], shown.loc[shown["v"].idxmin()]
-        text += (f" Highest: {top['label']} {_fmt(top['v'], u)}; lowest: {bottom['label']} "
-                 f"{_fmt(bottom['v'], u)}.")
+        text += (f" Highest: {top['label']} {_fmt(top['v'], u, dv)}; lowest: "
+                 f"{bottom['label']} {_fmt(bottom['v'], u, dv)}.")
     hidden = int(d["v"].isna().sum())
     if hidden:
         text += f" {hidden} {'row is' if hidden == 1 else 'rows are'} {NOT_SHOWN}."
@@ -536,10 +554,10 @@ def alt_text(table: pd.DataFrame, plot: str, kwargs: dict[str, Any], *, caption:
             lows = dict(zip(table[lab].astype(str), _numeric(table[lo_c]), strict=True))
             highs = dict(zip(table[lab].astype(str), _numeric(table[hi_c]), strict=True))
             text += " Values: " + ", ".join(
-                f"{r.label} {_fmt(r.v)} (95% interval {_fmt(lows[r.label])} to "
-                f"{_fmt(highs[r.label])})" for r in order.itertuples()) + "."
+                f"{r.label} {_fmt(r.v, '', dv)} (95% interval {_fmt(lows[r.label], '', dv)} "
+                f"to {_fmt(highs[r.label], '', dv)})" for r in order.itertuples()) + "."
         else:
-            text += " Values: " + ", ".join(f"{r.label} {_fmt(r.v, u)}"
+            text += " Values: " + ", ".join(f"{r.label} {_fmt(r.v, u, dv)}"
                                             for r in order.itertuples()) + "."
     elif len(d) > max_rows:
         text += " Every value is in the table under the figure."

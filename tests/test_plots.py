@@ -111,3 +111,12 @@ def test_simd_profile_data_has_readable_headings():
     ax.figure.canvas.draw()
     box = ax.get_legend().get_window_extent()
     assert box.y1 <= ax.get_window_extent().y0
+
+
+def test_alt_text_prints_values_at_the_data_tables_decimals():
+    t = pd.DataFrame({"Group": ["A", "B"], "Effect": [0.5, 1.333],
+                      "lo": [0.1, 1.1], "hi": [0.9, 1.55]})
+    kw = {"label": "Group", "estimate": "Effect", "low": "lo", "high": "hi"}
+    text = plots.alt_text(t, "forest", kw, decimals={"Effect": 2})
+    assert "A 0.50 (95% interval 0.10 to 0.90)" in text and "B 1.33" in text
+    assert "A 0.5 (95% interval 0.1 to 0.9)" in plots.alt_text(t, "forest", kw)

@@ -185,3 +185,15 @@ def test_paragraph_and_heading_refuse_nan():
         present.heading("x", 7)
     data, _ = _captured(present.heading, "Who the cluster is", 2)
     assert data["text/html"] == "<h2>Who the cluster is</h2>"
+
+
+def test_numbers_print_at_the_decimals_given_and_years_stay_years():
+    df = pd.DataFrame({"Cluster": ["A", "B"], "Session": [2023, 2024],
+                       "Support session attendance %": [86.0, 90.66667],
+                       "Effect (points)": [0.5, -0.00001]})
+    soup = _soup(present.table_html(df, caption="Rates, 2024/25", source="Council extract",
+                                    decimals={"Effect (points)": 2}))
+    rows = [[td.get_text() for td in tr.find_all(["th", "td"])]
+            for tr in soup.find("tbody").find_all("tr")]
+    # a whole-number rate keeps its decimal although its heading names sessions
+    assert rows == [["A", "2023", "86.0", "0.50"], ["B", "2024", "90.7", "0.00"]]

@@ -157,12 +157,21 @@ def _column_decimals(decimals: int | Mapping[str, int], col: str) -> int:
     return int(decimals)
 
 
+def _years(values: pd.Series) -> bool:
+    """True when every value is a whole number that reads as a year (1900 to 2100)."""
+    v = pd.to_numeric(values, errors="coerce").astype(float)
+    v = v[np.isfinite(v)]
+    return bool(len(v)) and bool(((v == np.round(v)) & (v >= 1900) & (v <= 2100)).all())
+
+
 def _format_column(values: pd.Series, header: str, *, count: bool, decimals: int,
                    hidden: set, missing: str) -> tuple[list[str], bool]:
     """The displayed text of each cell and whether the column is numeric."""
     numeric = pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(
         values.dtype)
-    plain_int = numeric and bool(_YEARISH.search(header))
+    # years and sessions print without a thousands separator ("2024", not "2,024"); a rate
+    # whose heading names sessions ("Support session attendance %") is not a year
+    plain_int = numeric and bool(_YEARISH.search(header)) and _years(values)
     out = []
     for label, v in values.items():
         if label in hidden:

@@ -8,6 +8,7 @@ the batch or the context module: a section receives the context as an argument.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,13 +16,14 @@ import numpy as np
 import pandas as pd
 
 from nlc_eval.errors import ReportError
+from nlc_eval.narrative import NOT_SHOWN, PROTECTED
 from nlc_eval.reports import measures
 from nlc_eval.reports.ids import check_id
 
 SECTORS = ("primary", "secondary", "special")
 SHARES = ("simd_q1_share", "simd_q2_share", "simd_q3_share", "simd_q4_share", "simd_q5_share")
-#: What a reader is told in place of a hidden number (never the bare marker).
-NOT_SHOWN = "not shown: fewer than 5 learners"
+# NOT_SHOWN and PROTECTED: what a reader is told in place of a hidden number (never the
+# bare marker), shared with the sentences of nlc_eval.narrative
 
 
 @dataclass
@@ -35,7 +37,9 @@ class Table:
     index: bool = True
     #: what a blank cell that was not suppressed reads as
     missing: str = "c"
-    decimals: int = 1
+    #: decimals of non-whole numbers: one for every column, or one per column heading
+    #: (the sentences quoting a column print it at the same decimals)
+    decimals: int | Mapping[str, int] = 1
 
 
 @dataclass
@@ -48,6 +52,8 @@ class Figure:
     caption: str
     source: str
     empty: str = "There is nothing to draw."
+    #: decimals of the data table and alt text, as :attr:`Table.decimals`
+    decimals: int | Mapping[str, int] = 1
 
 
 @dataclass
@@ -105,10 +111,11 @@ class Section:
             return
         ax = getattr(plots, f.plot)(values, **f.kwargs)
         fig = ax.figure if hasattr(ax, "figure") else ax
-        alt = plots.alt_text(values, f.plot, f.kwargs, caption=f.caption)
+        alt = plots.alt_text(values, f.plot, f.kwargs, caption=f.caption,
+                             decimals=f.decimals)
         present.figure(fig, caption=f.caption, alt=alt, source=f.source,
                        data=plots.figure_table(values, f.plot, f.kwargs), name=name,
-                       index=True)
+                       index=True, decimals=f.decimals)
 
 
 def suppress(table: pd.DataFrame, **kwargs) -> pd.DataFrame:
@@ -182,6 +189,21 @@ def view(table: pd.DataFrame, *, rows=None, columns: dict[str, str] | None = Non
     record["count_columns"] = [names[c] for c in record.get("count_columns", []) if c in names]
     shown.attrs = {**table.attrs, "disclosure": record}
     return shown
+
+
+def hidden_words(table: pd.DataFrame, row, column, people: str = "learners") -> str:
+    """Why a cell of a suppressed table is not shown, in words for a sentence.
+
+    ``"not shown: fewer than 5 learners"`` for a cell hidden because it is a small group;
+    for one hidden only to protect another (secondary suppression, or a rate of a hidden
+    count), ``"not shown, to protect a group of fewer than 5 learners"``.
+    """
+    record = table.attrs.get("disclosure") or {}
+    threshold = int(record.get("threshold", 5))
+    reasons = {c.get("reason") for c in record.get("cells", [])
+               if c["row"] == row and c["column"] == column}
+    words = NOT_SHOWN if reasons & {"primary", "small group", "zero"} else PROTECTED
+    return words.replace("5", str(threshold)).replace("learners", people)
 
 
 def cell(table: pd.DataFrame, row, column):

@@ -26,6 +26,11 @@ from nlc_eval.reports.sections._common import (
 
 lab = measures.label
 check = check_cluster
+#: Decimals of the profile tables' percentages (and of sentences quoting them).
+Q1_DECIMALS = 1
+#: Columns of the effects table printed at one precision (the estimates', see
+#: :func:`effect_decimals`).
+EFFECT_COLUMNS = (lab("effect"), "95% interval from", "95% interval to")
 
 
 def census_source(ctx, *keys: str) -> str:
@@ -50,14 +55,18 @@ def intro(name: str, schools: pd.DataFrame, authority_q1: float | None) -> str:
             parts.append(f"{k} {word} school{'s' if k != 1 else ''}")
     listing = (", ".join(parts[:-1]) + " and " + parts[-1]) if len(parts) > 1 else (
         parts[0] if parts else "no schools")
-    roll = pd.to_numeric(schools["roll"], errors="coerce").sum()
-    text = f"{name} brings together {listing}, with {int(roll):,} pupils on roll"
+    rolls = pd.to_numeric(schools["roll"], errors="coerce")
+    text = f"{name} brings together {listing}"
+    if rolls.notna().any():
+        text += f", with {fmt.number(rolls.sum(), 0)} pupils on roll"
     share = q1_share(schools)
     if np.isfinite(share):
-        text += f"; {100 * share:.1f}% of pupils with a known SIMD quintile live in quintile 1"
+        # at the decimals of the profile table's "% in SIMD Q1" (its total row is this share)
+        shown = fmt.number(100 * share, Q1_DECIMALS)
+        text += f"; {shown}% of pupils with a known SIMD quintile live in quintile 1"
         if authority_q1 is not None and np.isfinite(authority_q1):
-            diff = 100 * (share - authority_q1)
-            text += (f" (authority: {100 * authority_q1:.1f}%)" if round(abs(diff), 1)
+            auth = fmt.number(100 * authority_q1, Q1_DECIMALS)
+            text += (f" (authority: {auth}%)" if auth != shown
                      else " (the same as the authority)")
     return text + "."
 
@@ -96,9 +105,10 @@ def effects_display(effects: pd.DataFrame) -> pd.DataFrame:
     t["Group"] = np.where(t["scope"] == "level", levels,
                           np.where(t["scope"] == "authority", "All supports, authority",
                                    labels + ", all supports"))
-    t[lab("effect")] = t["estimate"].round(2)
-    t["95% interval from"] = t["ci_low"].round(2)
-    t["95% interval to"] = t["ci_high"].round(2)
+    # unrounded: the page prints them at one precision (effect_decimals)
+    t[lab("effect")] = pd.to_numeric(t["estimate"], errors="coerce").astype(float)
+    t["95% interval from"] = pd.to_numeric(t["ci_low"], errors="coerce").astype(float)
+    t["95% interval to"] = pd.to_numeric(t["ci_high"], errors="coerce").astype(float)
     t[lab("learners_in_estimate")] = t["n_treated"].astype("Int64")
     t[lab("comparison_learners")] = t["n_control"].astype("Int64")
     t = t.set_index("Group")[[lab("learners_in_estimate"), lab("comparison_learners"),
@@ -108,6 +118,15 @@ def effects_display(effects: pd.DataFrame) -> pd.DataFrame:
     return suppress(t, margins=False, count_columns=[lab("learners_in_estimate"),
                                                      lab("comparison_learners")],
                     rate_columns=rates)
+
+
+def effect_decimals(shown: pd.DataFrame) -> int:
+    """Decimals of every effect and interval on the page: the most any shown row needs.
+
+    Each estimate keeps at least two significant figures and each interval that excludes
+    zero prints so (:func:`nlc_eval.formatting.shared_decimals`); hidden rows do not count.
+    """
+    return fmt.shared_decimals(*(shown[c].astype(float) for c in EFFECT_COLUMNS))
 
 
 def estimate_sessions(ctx) -> str:
@@ -140,18 +159,26 @@ def effects(ctx, cluster: str | None) -> pd.DataFrame:
     return out
 
 
-def effect_words(estimate: float, low: float, high: float) -> str:
-    """An effect on attendance and its interval in plain words."""
-    if not (np.isfinite(estimate) and np.isfinite(low) and np.isfinite(high)):
+def effect_words(estimate: float, low: float, high: float, decimals: int = 1) -> str:
+    """An effect on attendance and its interval in plain words (after "had").
+
+    Printed at ``decimals`` at least (those of the effects table, :func:`effect_decimals`).
+    """
+    if not _finite(estimate):
         return "no estimate that can be shown"
-    f = fmt.effect(estimate, low, high)
+    ci = _finite(low) and _finite(high)
+    f = fmt.effect(estimate, low if ci else None, high if ci else None,
+                   min_decimals=decimals)
+    interval = (f"95% interval {f.low} to {f.high}" if ci else "95% interval not available")
     if f.sign == 0:
         text = (f"the same attendance as comparable learners not yet supported "
-                f"(difference {f.estimate} percentage points, 95% interval {f.low} to {f.high})")
+                f"(difference {f.estimate} percentage points, {interval})")
     else:
         side = "higher" if f.sign > 0 else "lower"
-        text = (f"attendance {abs(estimate):.{f.decimals}f} percentage points {side} than "
-                f"comparable learners not yet supported (95% interval {f.low} to {f.high})")
+        text = (f"attendance {fmt.number(abs(estimate), f.decimals)} percentage points "
+                f"{side} than comparable learners not yet supported ({interval})")
+    if not ci:
+        return text
     if not f.includes_null:
         return text
     return text + "; the interval includes no difference, so the data cannot rule out no effect"
@@ -181,6 +208,10 @@ def impact(ctx, cluster: str) -> Section:
                         "highlight": f"{cluster}, all supports"},
         caption=f"Effect of cluster supports on attendance with 95% intervals, {cluster} and "
                 f"the authority, {span}", source=src, empty="No estimate can be shown.")
+    d = effect_decimals(shown)
+    decimals = dict.fromkeys(EFFECT_COLUMNS, d)
+    sec.tables["effects"].decimals = decimals
+    sec.figures["forest"].decimals = decimals
     mine = eff[eff["scope"] == "cluster"]
     auth = eff[eff["scope"] == "authority"].iloc[0]
     hidden = shown[lab("effect")].isna().to_numpy()
@@ -188,7 +219,7 @@ def impact(ctx, cluster: str) -> Section:
         row = mine.iloc[0]
         sec.sentences.append(
             f"In {cluster}, learners in the term their support started had "
-            f"{effect_words(row['estimate'], row['ci_low'], row['ci_high'])}.")
+            f"{effect_words(row['estimate'], row['ci_low'], row['ci_high'], d)}.")
         n_sch = int((ctx.schools["cluster"].astype(str) == cluster).sum())
         width = float(row["ci_high"] - row["ci_low"])
         auth_width = float(auth["ci_high"] - auth["ci_low"])
@@ -199,6 +230,8 @@ def impact(ctx, cluster: str) -> Section:
                 "two side by side before drawing conclusions.")
         sec.results["cluster_effect"] = {k: num(row[k]) for k in
                                          ("estimate", "ci_low", "ci_high", "n_treated")}
+        sec.results["headlines"] = [_headline(row["estimate"], row["ci_low"],
+                                              row["ci_high"], d)]
     else:
         sec.sentences.append(f"No estimate for {cluster} is shown: fewer than 5 learners "
                              "were supported; the authority-wide estimate is the better guide.")
@@ -206,7 +239,7 @@ def impact(ctx, cluster: str) -> Section:
     if pd.notna(auth.get("estimate")):
         sec.sentences.append(
             f"Across the authority, supported learners had "
-            f"{effect_words(auth['estimate'], auth['ci_low'], auth['ci_high'])}.")
+            f"{effect_words(auth['estimate'], auth['ci_low'], auth['ci_high'], d)}.")
         sec.results["authority_effect"] = {k: num(auth[k]) for k in
                                            ("estimate", "ci_low", "ci_high", "n_treated")}
     sec.notes.append(
@@ -220,14 +253,30 @@ def impact(ctx, cluster: str) -> Section:
     return sec
 
 
-def headline_effect(sec: Section) -> str:
-    """One short headline from an impact section."""
-    eff = sec.results.get("cluster_effect")
-    if not eff:
-        return f"Cluster estimate of the effect on attendance {NOT_SHOWN} supported."
-    f = fmt.effect(eff["estimate"], eff["ci_low"], eff["ci_high"], sign=True)
+def _finite(x) -> bool:
+    return x is not None and x is not pd.NA and fmt.finite(x)
+
+
+def _headline(estimate, low, high, decimals: int = 1) -> str:
+    ci = _finite(low) and _finite(high)
+    f = fmt.effect(estimate, low if ci else None, high if ci else None, sign=True,
+                   min_decimals=decimals)
+    # the estimate carries a sign word's "+", the bounds their own sign only (as the table)
+    interval = (f"95% interval {fmt.number(low, f.decimals)} to {fmt.number(high, f.decimals)}"
+                if ci else "95% interval not available")
     return (f"Attendance of supported learners: {f.estimate} percentage points "
-            f"against comparable learners (95% interval {f.low} to {f.high}).")
+            f"against comparable learners ({interval}).")
+
+
+def headline_effect(sec: Section) -> str:
+    """One short headline from an impact section (at the effects table's decimals)."""
+    heads = sec.results.get("headlines")
+    if heads:
+        return heads[0]
+    eff = sec.results.get("cluster_effect")
+    if not eff or not _finite(eff.get("estimate")):
+        return f"Cluster estimate of the effect on attendance {NOT_SHOWN} supported."
+    return _headline(eff["estimate"], eff.get("ci_low"), eff.get("ci_high"))
 
 
 def dashboard(ctx, cluster: str) -> Section:

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from nlc_eval import formatting as fmt
 from nlc_eval.errors import ReportError
 from nlc_eval.reports import measures
 from nlc_eval.reports.sections._common import (
@@ -23,7 +24,7 @@ from nlc_eval.reports.sections._common import (
     simd_figure_data,
     suppress,
 )
-from nlc_eval.reports.sections.cluster import census_source
+from nlc_eval.reports.sections.cluster import Q1_DECIMALS, census_source
 
 lab = measures.label
 check = check_family
@@ -44,20 +45,28 @@ def _member_words(row: pd.Series, explanation, family_roll: float, family_q1: fl
                   shown_q1: bool) -> str:
     """Why one member is in the family, in a headteacher's words."""
     name = str(row["school_name"])
-    roll = float(row["roll"])
+    roll = pd.to_numeric(row["roll"], errors="coerce")
     share = 100 * float(row["simd_q1_share"]) if pd.notna(row["simd_q1_share"]) else np.nan
     nearest = explanation.nearest_members
     near = str(nearest["school_name"].iloc[0]) if len(nearest) else ""
-    size = ("a similar number of pupils to" if abs(roll - family_roll) <= 0.15 * family_roll
-            else ("more pupils than" if roll > family_roll else "fewer pupils than"))
-    text = f"{name} ({int(round(roll)):,} pupils) has {size} the family's average " \
-           f"({int(round(family_roll)):,})"
+    if fmt.finite(roll) and fmt.finite(family_roll):
+        size = ("a similar number of pupils to" if abs(roll - family_roll) <= 0.15 * family_roll
+                else ("more pupils than" if roll > family_roll else "fewer pupils than"))
+        text = (f"{name} ({fmt.number(roll, 0)} pupils) has {size} the family's average "
+                f"({fmt.number(family_roll, 0)})")
+        joiner = " and"
+    else:
+        text, joiner = f"{name} has", ""
     if shown_q1 and np.isfinite(share) and np.isfinite(family_q1):
         diff = share - family_q1
         rel = ("about the same share" if abs(diff) < 5 else
                ("a larger share" if diff > 0 else "a smaller share"))
-        text += (f" and {rel} of pupils living in SIMD quintile 1 ({share:.0f}% against "
-                 f"{family_q1:.0f}%)")
+        # at the decimals of the profile table's "% in SIMD Q1"
+        text += (f"{joiner} {rel} of pupils living in SIMD quintile 1 "
+                 f"({fmt.number(share, Q1_DECIMALS)}% against "
+                 f"{fmt.number(family_q1, Q1_DECIMALS)}%)")
+    elif not joiner:
+        text = f"{name} is in the family on its size and SIMD profile"
     text += "."
     if near:
         text += f" Of the other members, the school most like it is {near}."
@@ -73,11 +82,18 @@ def members(ctx, family: str) -> Section:
     roll = pd.to_numeric(mine["roll"], errors="coerce")
     sector = str(mine["sector"].mode().iloc[0]) if len(mine) else ""
     q1 = 100 * q1_share(mine)
+    facts = []
+    if roll.notna().any():
+        facts.append(f"from {fmt.number(roll.min(), 0)} to {fmt.number(roll.max(), 0)} "
+                     "pupils on roll")
+    if np.isfinite(q1):
+        # at the decimals of the profile table's total "% in SIMD Q1" (the same share)
+        facts.append(f"{fmt.number(q1, Q1_DECIMALS)}% of the family's pupils living in SIMD "
+                     "quintile 1")
     sec.sentences.append(
         f"Family {family} brings together {len(mine)} {SECTOR_WORDS.get(sector, sector)} "
-        f"schools of similar size and deprivation: from {int(roll.min()):,} to "
-        f"{int(roll.max()):,} pupils on roll, with {q1:.0f}% of the family's pupils living in "
-        "SIMD quintile 1.")
+        f"schools of similar size and deprivation"
+        + (": " + ", with ".join(facts) if facts else "") + ".")
     m = fam.members[fam.members["family"].astype(str) == family]
     if "cannot_link_group" in m.columns and m["cannot_link_group"].notna().all():
         sec.sentences.append("Each member comes from a different cluster, so the family "
@@ -244,12 +260,15 @@ def outcomes(ctx, family: str, *, year: int = 0) -> Section:
                "achieve across the authority.", "This attendance is from the pupil records "
                "of the session; the profile table's attendance is the school statistics' "
                "figure, a different source and session."))
-    att_text = f"{fam_att:.1f}%" if np.isfinite(fam_att) else "not available"
-    on_text = f"{fam_on:.1f}%" if np.isfinite(fam_on) else "not available"
-    sec.sentences.append(
-        f"In session {sname}, attendance across the family's pupils was {att_text} (pupil "
-        f"records), and {on_text} of pupils assessed at P1, P4, P7 and S3 were on track in "
-        "every area of literacy and numeracy.")
+    # at the decimals of the outcomes table's rates
+    att_text = f"{fmt.number(fam_att, 1)}%" if np.isfinite(fam_att) else ""
+    on_text = f"{fmt.number(fam_on, 1)}%" if np.isfinite(fam_on) else ""
+    att_words = (f"attendance across the family's pupils was {att_text} (pupil records)"
+                 if att_text else "attendance across the family's pupils is not available")
+    on_words = (f"{on_text} of pupils assessed at P1, P4, P7 and S3 were on track in every "
+                "area of literacy and numeracy" if on_text else "the share of pupils on track "
+                "in every area of literacy and numeracy is not available")
+    sec.sentences.append(f"In session {sname}, {att_words}, and {on_words}.")
     fig = pd.DataFrame({"School": shown.index,
                         lab("pupil_attendance"): shown[lab("pupil_attendance")].astype(float)
                         .to_numpy()})
@@ -277,8 +296,9 @@ def outcomes(ctx, family: str, *, year: int = 0) -> Section:
     sec.results.update(session=session, family_attendance=num(fam_att),
                        family_on_track=num(fam_on))
     sec.results["headlines"] = [
-        f"Family attendance {att_text} in {sname} (pupil records); {on_text} of pupils "
-        "assessed on track in every area."]
+        f"Family attendance {att_text or 'not available'} in {sname} (pupil records); "
+        + (f"{on_text} of pupils assessed on track in every area." if on_text else
+           "the share of pupils on track in every area is not available.")]
     return sec
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import pandas as pd
 
+from nlc_eval import formatting as fmt
 from nlc_eval.errors import ReportError
 from nlc_eval.reports import measures
 from nlc_eval.reports.sections._common import (
@@ -20,6 +21,10 @@ from nlc_eval.reports.sections._common import (
 from nlc_eval.reports.sections.cluster import census_source
 
 lab = measures.label
+#: Decimals of the quality ratios, in the quality table and in the sentences quoting them.
+RATIO_DECIMALS = 2
+RATIO_COLUMNS = ("Spread against random groupings", "Spread against unconstrained k-means",
+                 "Silhouette")
 
 
 def form(ctx, *, sector: str = "primary", size: tuple[int, int] = (6, 10),
@@ -60,14 +65,16 @@ def form(ctx, *, sector: str = "primary", size: tuple[int, int] = (6, 10),
         lab("roll"): pupils.reindex(qq["group"]).round().astype("int64").to_numpy(),
         "Schools per family": [f"{a} to {b}" for a, b in zip(qq["size_min"], qq["size_max"],
                                                               strict=True)],
-        "Spread against random groupings": qq["ratio_to_random"].round(2).to_numpy(),
-        "Spread against unconstrained k-means": qq["ratio_to_kmeans"].round(2).to_numpy(),
-        "Silhouette": qq["silhouette"].round(2).to_numpy(),
+        "Spread against random groupings": qq["ratio_to_random"].astype(float).to_numpy(),
+        "Spread against unconstrained k-means": qq["ratio_to_kmeans"].astype(float)
+        .to_numpy(),
+        "Silhouette": qq["silhouette"].astype(float).to_numpy(),
         "Pairs from the same cluster": qq["cannot_link_violations"].to_numpy(),
     }, index=pd.Index(qq["group"].str.capitalize().to_numpy(), name="Sector"))
     sec.tables["quality"] = Table(
         suppress(qt, margins=False, count_columns=[lab("roll")]),
         caption=f"How alike the {sector} families are, census {census}", source=src,
+        decimals=dict.fromkeys(RATIO_COLUMNS, RATIO_DECIMALS),
         notes=("Spread: the within-family spread of size and SIMD profile as a share of that "
                "of random groupings of the same sizes (below 1 is better); silhouette: how "
                "much nearer schools are to their own family than to the next (-1 to 1).",))
@@ -75,12 +82,7 @@ def form(ctx, *, sector: str = "primary", size: tuple[int, int] = (6, 10),
     sec.sentences.append(
         f"{int(r['n_schools'])} {sector} schools form {int(r['n_families'])} families of "
         f"{int(r['size_min'])} to {int(r['size_max'])} schools.")
-    sec.sentences.append(
-        f"Within-family spread is {r['ratio_to_random']:.2f} of that of random groupings of "
-        f"the same sizes (95% range {r['ratio_to_random_low']:.2f} to "
-        f"{r['ratio_to_random_high']:.2f}): well below 1 means families of genuinely "
-        f"similar schools; the size bounds{' and the cluster rule' if cannot_link else ''} "
-        f"cost {r['ratio_to_kmeans']:.2f} times the spread of unconstrained k-means.")
+    sec.sentences.append(_quality_sentence(r, cannot_link))
     m = res.members
     data = map_data(ctx, m)
     sec.figures["map"] = Figure(
@@ -92,6 +94,29 @@ def form(ctx, *, sector: str = "primary", size: tuple[int, int] = (6, 10),
                        cannot_link_violations=int(r["cannot_link_violations"]),
                        assignments={str(k): str(v) for k, v in res.assignments.items()})
     return sec
+
+
+def _ratio(x) -> str:
+    return fmt.number(x, RATIO_DECIMALS)
+
+
+def _quality_sentence(r, cannot_link: str) -> str:
+    """The quality of the grouping in words, at the quality table's decimals."""
+    rules = f"the size bounds{' and the cluster rule' if cannot_link else ''}"
+    if not fmt.finite(r.get("ratio_to_random")):
+        return ("The within-family spread against random groupings of the same sizes is not "
+                "available.")
+    band = (f" (95% range {_ratio(r['ratio_to_random_low'])} to "
+            f"{_ratio(r['ratio_to_random_high'])})"
+            if fmt.finite(r.get("ratio_to_random_low")) and fmt.finite(
+                r.get("ratio_to_random_high")) else "")
+    text = (f"Within-family spread is {_ratio(r['ratio_to_random'])} of that of random "
+            f"groupings of the same sizes{band}: well below 1 means families of genuinely "
+            "similar schools")
+    if fmt.finite(r.get("ratio_to_kmeans")):
+        text += (f"; {rules} cost {_ratio(r['ratio_to_kmeans'])} times the spread of "
+                 "unconstrained k-means")
+    return text + "."
 
 
 def results(ctx, formation: Section, *, sector: str, size: tuple[int, int],

@@ -11,8 +11,17 @@ import importlib
 import pandas as pd
 
 from nlc_eval import formatting as fmt
+from nlc_eval import narrative
 from nlc_eval.reports import measures
-from nlc_eval.reports.sections._common import NOT_SHOWN, Figure, Section, Table, cell, view
+from nlc_eval.reports.sections._common import (
+    NOT_SHOWN,
+    Figure,
+    Section,
+    Table,
+    cell,
+    hidden_words,
+    view,
+)
 
 AUTHORITY_ROW = "Authority"
 lab = measures.label
@@ -54,8 +63,25 @@ def _module(name: str, sec: Section, what: str):
         return None
 
 
-def _pct(x, decimals: int = 1) -> str | None:
-    return None if x is None else f"{x:.{decimals}f}%"
+#: Decimals of every rate (%, per 1,000) in these tables and in the sentences quoting them.
+RATE_DECIMALS = 1
+#: Gap columns printed at one precision (the gap's, see :func:`gaps`).
+GAP_COLUMNS = ("Gap (points)", "95% interval from", "95% interval to")
+
+
+def _pct(x, decimals: int = RATE_DECIMALS) -> str | None:
+    return None if x is None else fmt.number(x, decimals, thousands=False) + "%"
+
+
+def _rate(x) -> str:
+    return fmt.number(x, RATE_DECIMALS)
+
+
+def interval_words(f: fmt.Formatted, name: str = "95% interval") -> str:
+    """``'95% interval 1.2 to 3.0'``, or ``'95% interval not available'`` (never ``n/a``)."""
+    if "n/a" in (f.low, f.high):
+        return f"{name} not available"
+    return f"{name} {f.low} to {f.high}"
 
 
 def _summary(ctx, sec: Section):
@@ -68,23 +94,34 @@ def _summary(ctx, sec: Section):
 
 
 def dashboard_sentence(summary: pd.DataFrame, row: str, name: str) -> str:
-    """The dashboard of one row in words; hidden figures are said to be not shown."""
+    """The dashboard of one row in words; hidden figures are said to be not shown.
+
+    A hidden figure's clause is left out of the first sentence, and a sentence of its own
+    says what is not shown and why (kept apart from the shares, so no count can be worked
+    out from the two together).
+    """
     period = measures.period_words(summary.attrs.get("period"))
+    when = f"From {period}" if period else "In the dashboard period"
+    if row not in summary.index:
+        return f"{when}, no learners were supported in {name}."
     learners, planned = cell(summary, row, "learners"), cell(summary, row, "sessions_planned")
     att, succ = cell(summary, row, "attendance_pct"), cell(summary, row, "success_pct")
-    parts = [f"From {period}" if period else "In the dashboard period"]
-    parts.append(f"{int(learners):,} learners were supported in {name}" if learners is not None
-                 else f"the number of learners supported in {name} is {NOT_SHOWN}")
-    text = ", ".join(parts)
-    if planned is not None:
-        text += f", with {int(planned):,} support sessions planned"
+    if learners is not None:
+        text = f"{when}, {int(learners):,} learners were supported in {name}"
+        if planned is not None:
+            text += f", with {int(planned):,} support sessions planned"
+    elif planned is not None:
+        text = f"{when}, {int(planned):,} support sessions were planned in {name}"
+    else:
+        text = f"{when}, in {name}"
     clauses = []
     if att is not None:
         clauses.append(f"{_pct(att)} of planned support sessions were attended")
     if succ is not None:
         clauses.append(f"{_pct(succ)} of the supports that ended did so successfully")
     if clauses:
-        text += "; " + " and ".join(clauses)
+        text += ("; " if learners is not None or planned is not None else ", ") + \
+            " and ".join(clauses)
     if row != AUTHORITY_ROW:
         a_att = cell(summary, AUTHORITY_ROW, "attendance_pct")
         a_succ = cell(summary, AUTHORITY_ROW, "success_pct")
@@ -93,7 +130,17 @@ def dashboard_sentence(summary: pd.DataFrame, row: str, name: str) -> str:
         refs = [r for r in refs if r]
         if refs:
             text += f" (authority: {' and '.join(refs)})"
-    return text + "."
+    sentences = [text + "."] if (learners is not None or planned is not None or clauses) \
+        else []
+    hidden: dict[str, list[str]] = {}
+    for key, what in (("learners", f"the number of learners supported in {name}"),
+                      ("sessions_planned", f"the number of support sessions planned in {name}"),
+                      ("attendance_pct", "the share of planned support sessions attended"),
+                      ("success_pct", "the share of supports that ended successfully")):
+        if cell(summary, row, key) is None:
+            hidden.setdefault(hidden_words(summary, row, key), []).append(what)
+    sentences += [narrative.not_shown(items, words) for words, items in hidden.items()]
+    return " ".join(sentences)
 
 
 def dashboard(ctx, cluster: str | None) -> Section:
@@ -157,9 +204,8 @@ def authority_headline(ctx) -> Section:
         f"({h['learners_cst_or_ciil']:,} by cluster support teachers or cluster inclusion and "
         f"integration leads). {h['sessions_additional_intensive']:,} support sessions were "
         f"planned at additional or intensive level, and {att.estimate} of them "
-        f"were attended (95% interval {att.low} to {att.high}); "
-        f"{ok.estimate} of supports ended successfully (95% interval {ok.low} to "
-        f"{ok.high}).")
+        f"were attended ({interval_words(att)}); "
+        f"{ok.estimate} of supports ended successfully ({interval_words(ok)}).")
     sec.results.update(learners_supported=h["learners_supported"],
                        support_attendance_ai=round(float(h["attendance_pct"]), 4),
                        success_pct=round(float(h["success_pct"]), 4), period=list(h["period"]))
@@ -183,7 +229,7 @@ def drivers(ctx, cluster: str) -> Section:
     hidden = {(c["row"], c["column"]) for c in shown.attrs["disclosure"]["cells"]}
     text = pd.DataFrame({
         r: [None if (r, c) in hidden or pd.isna(shown.loc[r, c]) else
-            (f"{int(shown.loc[r, c]):,}" if c in counts else f"{float(shown.loc[r, c]):.1f}")
+            (f"{int(shown.loc[r, c]):,}" if c in counts else _rate(shown.loc[r, c]))
             for c in shown.columns] for r in shown.index},
         index=pd.Index(shown.columns, name="Measure"))
     sec.tables["drivers"] = Table(
@@ -200,7 +246,8 @@ def drivers(ctx, cluster: str) -> Section:
             ("numeracy_pct", "share of pupils on track in numeracy", "percentage points", True),
             ("exclusions_per_1000", "exclusion incidents per 1,000 pupils", "incidents", False)):
         sec.sentences.append(_compare(cluster, label, cell(d, cluster, key),
-                                      cell(d, AUTHORITY_ROW, key), unit, better))
+                                      cell(d, AUTHORITY_ROW, key), unit, better,
+                                      hidden=hidden_words(d, cluster, key, "pupils")))
     missing = d.attrs.get("not_measured") or {}
     if missing:
         sec.notes.append("Not measured from these data: " + "; ".join(
@@ -211,17 +258,22 @@ def drivers(ctx, cluster: str) -> Section:
     return sec
 
 
-def _compare(name: str, measure: str, value, reference, unit: str, higher_is_better: bool
-             ) -> str:
-    if value is None or reference is None:
-        return f"{name}'s {measure} is {NOT_SHOWN}."
-    diff = value - reference
-    if round(abs(diff), 1) == 0:
-        return f"{name}'s {measure} ({value:.1f}) is the same as the authority's."
+def _compare(name: str, measure: str, value, reference, unit: str, higher_is_better: bool,
+             *, hidden: str = NOT_SHOWN) -> str:
+    """A cluster's rate against the authority's, both at the table's decimals."""
+    if value is None:
+        return f"{name}'s {measure} is {hidden}."
+    if reference is None:
+        return (f"{name}'s {measure} is {_rate(value)}; the authority's is not available to "
+                "compare it with.")
+    shown, ref = _rate(value), _rate(reference)
+    diff = value - reference  # from the unrounded figures, as the statistics are
+    if _rate(abs(diff)) == _rate(0):
+        return f"{name}'s {measure} ({shown}) is the same as the authority's."
     verdict = "higher" if diff > 0 else "lower"
     good = (diff > 0) == higher_is_better
-    return (f"{name}'s {measure} ({value:.1f}) is {abs(diff):.1f} {unit} {verdict} than the "
-            f"authority's ({reference:.1f}){'' if good else ', which is worse'}.")
+    return (f"{name}'s {measure} ({shown}) is {_rate(abs(diff))} {unit} {verdict} than the "
+            f"authority's ({ref}){'' if good else ', which is worse'}.")
 
 
 def _gap_tables(ctx, sec: Section, by: str):
@@ -287,8 +339,11 @@ def gaps(ctx, cluster: str | None) -> Section:
         return sec
     years = sorted({s for _, s in table.index})
     src = measures.source_line("pupil_attendance", pupil_source=ctx.pupil_source)
+    # the gap and its interval at one precision in the table, the figure and the sentences
+    d = fmt.shared_decimals(*(pd.to_numeric(table[c], errors="coerce") for c in GAP_COLUMNS))
+    decimals = {"Q1 %": RATE_DECIMALS, "Q5 %": RATE_DECIMALS, **dict.fromkeys(GAP_COLUMNS, d)}
     sec.tables["gaps"] = Table(
-        table, caption=f"Attendance, literacy and numeracy of pupils in SIMD quintiles 1 and "
+        table, decimals=decimals, caption=f"Attendance, literacy and numeracy of pupils in SIMD quintiles 1 and "
                        f"5, {place}, {years[0]} to {years[-1]}", source=src,
         notes=("Gap: quintile 5 minus quintile 1, in percentage points; a positive gap means "
                "pupils in the most deprived fifth are behind. Literacy and numeracy: pupils "
@@ -306,11 +361,10 @@ def gaps(ctx, cluster: str | None) -> Section:
                                  f"quintile 1 and quintile 5 is not shown: fewer than 5 pupils "
                                  "in one of the groups.")
         else:
-            gf = fmt.effect(g, lo, hi)
+            gf = fmt.effect(g, lo, hi, min_decimals=d)
             sec.sentences.append(
                 f"In {years[-1]}, the {what} gap between pupils in SIMD quintile 1 and "
-                f"quintile 5 is {gf.estimate} percentage points (95% interval {gf.low} to "
-                f"{gf.high}).")
+                f"quintile 5 is {gf.estimate} percentage points ({interval_words(gf)}).")
         results[name] = {s: {"gap": cell(table, (heading, s), "Gap (points)"),
                              "gap_lo": cell(table, (heading, s), "95% interval from"),
                              "gap_hi": cell(table, (heading, s), "95% interval to")}
@@ -322,7 +376,8 @@ def gaps(ctx, cluster: str | None) -> Section:
         "trend", fig, {"x": "Session", "y": "Gap (points)", "low": "95% interval from",
                        "high": "95% interval to", "unit": "percentage points"},
         caption=f"Attendance gap between SIMD quintiles 5 and 1, {place}, {years[0]} to "
-                f"{years[-1]}", source=src, empty="No session has a gap to show.")
+                f"{years[-1]}", source=src, empty="No session has a gap to show.",
+        decimals=decimals)
     sec.sentences.append("A positive gap means pupils in the most deprived fifth (SIMD "
                          "quintile 1) are behind those in the least deprived fifth.")
     sec.results["headlines"] = sec.sentences[:1]

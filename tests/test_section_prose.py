@@ -1,0 +1,316 @@
+"""Sentences of the report sections: no suppression marker, one precision per measure.
+
+Sections are built from the synthetic authority (and, for the impact estimates, from
+effects tables made here with hidden rows and small effects). The sentences are checked
+for markers, missing values and empty stubs; and every number a sentence quotes for a
+measure is checked against the same measure's cell as the page's table prints it
+(``present.table_html``, parsed).
+"""
+
+from __future__ import annotations
+
+import re
+from types import SimpleNamespace
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from bs4 import BeautifulSoup  # noqa: E402
+from test_narrative import no_marker  # noqa: E402
+
+from nlc_eval.reports import measures, present  # noqa: E402
+from nlc_eval.reports.sections import cluster, family, formation, tracking  # noqa: E402
+from nlc_eval.reports.sections._common import Section  # noqa: E402
+
+lab = measures.label
+NUM = r"[-+]?\d[\d,]*(?:\.\d+)?"
+
+
+@pytest.fixture(scope="module")
+def ctx():
+    with pytest.MonkeyPatch.context() as mp:   # the synthetic estate, whatever the machine
+        mp.delenv("NLC_EVAL_OFFICIAL_DATA", raising=False)
+        from nlc_eval.reports.context import build_context
+
+        return build_context(None, None, seed=0, families=False, models=False)
+
+
+def _cells(table) -> dict[tuple, dict[str, str]]:
+    """The cells of a section's table as the page prints them: {row headers: {column: text}}."""
+    present.start("test")
+    html = present.table_html(table.data, caption="Table", source="Test", index=table.index,
+                              missing=table.missing, decimals=table.decimals)
+    soup = BeautifulSoup(html, "html.parser")
+    heads = [th.get_text() for th in soup.find("thead").find_all("th")]
+    n_index = table.data.index.nlevels if table.index else 0
+    out = {}
+    for tr in soup.find("tbody").find_all("tr"):
+        texts = [c.get_text() for c in tr.find_all(["th", "td"])]
+        out[tuple(texts[:n_index])] = dict(zip(heads[n_index:], texts[n_index:], strict=True))
+    return out
+
+
+def _sentences(sec: Section) -> list[str]:
+    return [no_marker(s) for s in [*sec.sentences, *sec.notes] if s]
+
+
+def _significant(text: str) -> int:
+    digits = text.lstrip("+-").replace(",", "").replace(".", "").lstrip("0")
+    return len(digits)
+
+
+# ---------------------------------------------------------------------------
+# Effects tables made here: a hidden row, small effects, missing intervals
+# ---------------------------------------------------------------------------
+
+def _effects(cluster_id: str, rng: np.random.Generator, *, cluster_n: int = 111,
+             authority_ci: bool = True) -> pd.DataFrame:
+    est = np.round(rng.normal(0, 1.5, 4) * rng.choice([1, 0.1, 0.01], 4), 6)
+    half = np.abs(rng.normal(0.6, 0.4, 4)) * rng.choice([1, 0.1], 4) + 1e-3
+    low, high = est - half, est + half
+    if not authority_ci:
+        low[0] = high[0] = np.nan
+    return pd.DataFrame({
+        "scope": ["authority", "level", "level", "cluster"],
+        "label": ["authority", "universal", "additional", cluster_id],
+        "level": ["all", "universal", "additional", "all"],
+        "estimate": est, "ci_low": low, "ci_high": high,
+        "n_treated": pd.array([6944, 3473, 3, cluster_n], dtype="Int64"),
+        "n_control": pd.array([54433] * 4, dtype="Int64")})
+
+
+def _impact(ctx, effects: pd.DataFrame, cluster_id: str) -> Section:
+    ctx.models = {"effects": effects}
+    try:
+        return cluster.impact(ctx, cluster_id)
+    finally:
+        ctx.models = {}
+
+
+_EFFECT = re.compile(rf"attendance ({NUM}) percentage points (higher|lower) than comparable "
+                     rf"learners not yet supported \(95% interval ({NUM}) to ({NUM})\)|"
+                     rf"difference ({NUM}) percentage points, 95% interval ({NUM}) to "
+                     rf"({NUM})")
+
+
+def _impact_mismatches(sec: Section, cid: str) -> list[str]:
+    """Effects a sentence quotes differently from the effects table as printed."""
+    cells = _cells(sec.tables["effects"])
+    quoted = {}
+    for s in _sentences(sec):
+        m = _EFFECT.search(s)
+        if m is None:
+            continue
+        row = (f"{cid}, all supports",) if s.startswith(f"In {cid},") else (
+            "All supports, authority",)
+        if m.group(1):
+            est = ("-" if m.group(2) == "lower" else "") + m.group(1)
+            quoted[row] = (est, m.group(3), m.group(4))
+        else:
+            quoted[row] = (m.group(5), m.group(6), m.group(7))
+    assert ("All supports, authority",) in quoted and (f"{cid}, all supports",) in quoted
+    out = []
+    for row, q in quoted.items():
+        shown = tuple(cells[row][c] for c in cluster.EFFECT_COLUMNS)
+        if q != shown:
+            out.append(f"{row}: sentence {q}, table {shown}")
+    head = cluster.headline_effect(sec)
+    m = re.search(rf"({NUM}) percentage points .*95% interval ({NUM}) to ({NUM})", head)
+    shown = tuple(cells[(f"{cid}, all supports",)][c] for c in cluster.EFFECT_COLUMNS)
+    if (m.group(1).lstrip("+"), m.group(2), m.group(3)) != shown:
+        out.append(f"headline {head!r}, table {shown}")
+    return out
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_impact_sentences_quote_the_effects_table_as_printed(ctx, seed):
+    cid = ctx.clusters[seed % len(ctx.clusters)]
+    sec = _impact(ctx, _effects(cid, np.random.default_rng(seed)), cid)
+    assert _impact_mismatches(sec, cid) == []
+    # one precision for the measure: every printed cell has the same decimals, and each
+    # shown estimate keeps two significant figures
+    cells = _cells(sec.tables["effects"])
+    cols = cluster.EFFECT_COLUMNS
+    decimals = {len(t.split(".")[1]) if "." in t else 0 for r in cells.values()
+                for c in cols for t in [r[c]] if t != "c"}
+    assert len(decimals) == 1, cells
+    for r in cells.values():
+        if r[cols[0]] != "c" and float(r[cols[0]].replace(",", "")) != 0:
+            assert _significant(r[cols[0]]) >= 2, r
+    # the figure's data table and alt text print the measure at the same decimals
+    assert sec.figures["forest"].decimals == sec.tables["effects"].decimals
+
+
+def test_the_precision_check_can_fail(ctx):
+    # the table at one decimal against sentences at two significant figures: caught
+    cid = ctx.clusters[0]
+    eff = _effects(cid, np.random.default_rng(0))
+    eff[["estimate", "ci_low", "ci_high"]] = [[1.33, 1.12, 1.54], [0.66, 0.43, 0.9],
+                                              [0.2, 0.1, 0.3], [0.5, 0.1, 0.9]]
+    sec = _impact(ctx, eff, cid)
+    assert _impact_mismatches(sec, cid) == []
+    sec.tables["effects"].decimals = 1
+    assert _cells(sec.tables["effects"])[(f"{cid}, all supports",)][lab("effect")] == "0.5"
+    assert "attendance 0.50 percentage points higher" in sec.sentences[0]
+    assert len(_impact_mismatches(sec, cid)) == 3    # both sentences and the headline
+
+
+def test_impact_with_hidden_or_missing_figures_says_so(ctx):
+    cid = ctx.clusters[0]
+    sec = _impact(ctx, _effects(cid, np.random.default_rng(1), cluster_n=3,
+                                authority_ci=False), cid)
+    text = " ".join(_sentences(sec))
+    assert f"No estimate for {cid} is shown: fewer than 5 learners" in text
+    assert "95% interval not available" in text
+    assert _cells(sec.tables["effects"])[(f"{cid}, all supports",)][lab("effect")] == "c"
+    assert sec.results["cluster_effect"] is None
+    no_marker(cluster.headline_effect(sec))
+
+
+# ---------------------------------------------------------------------------
+# Dashboard, drivers, gaps and who: every cluster of the synthetic authority
+# ---------------------------------------------------------------------------
+
+def test_dashboard_sentences_quote_the_table_and_say_what_is_hidden(ctx):
+    seen_hidden = 0
+    for cid in ctx.clusters:
+        sec = tracking.dashboard(ctx, cid)
+        (text,) = _sentences(sec)
+        cells = _cells(sec.tables["supports"])[(cid,)]
+        att = cells[lab("support_attendance")]
+        succ = cells[lab("success_pct")]
+        for value, words in ((att, "of planned support sessions were attended"),
+                             (succ, "of the supports that ended did so successfully")):
+            if value == "c":
+                assert words not in text, text
+            else:
+                assert f"{value}% {words}" in text, (value, text)
+        learners = cells[lab("learners_supported")]
+        assert (f"{learners} learners were supported" in text) == (learners != "c"), text
+        hidden = [v for v in (att, succ, learners) if v == "c"]
+        if hidden:
+            seen_hidden += 1
+            last = text.split(". ")[-1]
+            assert "not shown" in last and "%" not in last, text
+    assert seen_hidden, "no cluster with a hidden dashboard figure: the test saw none"
+
+
+def test_dashboard_sentence_with_every_figure_hidden(ctx):
+    summary = tracking._summary(ctx, Section())
+    s = summary.copy()
+    row = ctx.clusters[0]
+    for c in ("learners", "sessions_planned", "attendance_pct", "success_pct"):
+        s.loc[row, c] = np.nan
+    s.attrs = summary.attrs
+    text = no_marker(tracking.dashboard_sentence(s, row, row))
+    assert text.count("not shown") >= 1 and "learners were supported" not in text
+    assert no_marker(tracking.dashboard_sentence(s, "Cluster 99", "Cluster 99")).endswith(
+        "no learners were supported in Cluster 99.")
+
+
+def test_driver_sentences_quote_the_drivers_table(ctx):
+    pairs = (("attendance", lab("pupil_attendance")),
+             ("share of pupils on track in literacy", lab("literacy_pct")),
+             ("share of pupils on track in numeracy", lab("numeracy_pct")),
+             ("exclusion incidents per 1,000 pupils", lab("exclusions_per_1000")))
+    for cid in ctx.clusters[:6]:
+        sec = tracking.drivers(ctx, cid)
+        sentences = _sentences(sec)
+        cells = _cells(sec.tables["drivers"])
+        for what, heading in pairs:
+            s = next(x for x in sentences if x.startswith(f"{cid}'s {what} "))
+            mine, auth = cells[(heading,)][cid], cells[(heading,)]["Authority"]
+            if mine == "c":
+                assert "not shown" in s, s
+                continue
+            assert f"({mine})" in s, (mine, s)
+            if "the same as" not in s:
+                assert f"authority's ({auth})" in s, (auth, s)
+    assert "authority's is not available" in no_marker(
+        tracking._compare("C", "attendance", 90.0, None, "percentage points", True))
+    assert "not shown" in no_marker(
+        tracking._compare("C", "attendance", None, 90.0, "percentage points", True))
+
+
+def test_gap_sentences_quote_the_gap_table(ctx):
+    checked = 0
+    for cid in ctx.clusters:
+        sec = tracking.gaps(ctx, cid)
+        table = sec.tables["gaps"]
+        cells = _cells(table)
+        last = max(s for _, s in table.data.index)
+        for heading, what in (("Attendance %", "attendance"),
+                              ("Literacy on track %", "literacy (share on track)"),
+                              ("Numeracy on track %", "numeracy (share on track)")):
+            s = next(x for x in _sentences(sec) if f"the {what} gap" in x)
+            row = cells[(heading, last)]
+            if row["Gap (points)"] == "c":
+                assert "not shown" in s, s
+                continue
+            m = re.search(rf"is ({NUM}) percentage points \(95% interval ({NUM}) to ({NUM})\)",
+                          s)
+            assert m, s
+            assert m.groups() == (row["Gap (points)"], row["95% interval from"],
+                                  row["95% interval to"]), (row, s)
+            checked += 1
+    assert checked
+
+
+def test_gap_with_a_missing_interval_says_not_available(ctx):
+    cid = ctx.clusters[0]
+    tracking.gaps(ctx, cid)                       # fills ctx.models with the gap tables
+    key = "gaps_cluster"
+    saved = ctx.models[key]
+    try:
+        t = saved["attendance"].copy()
+        rows = [r for r in t.index if r[0] == cid]
+        t.loc[rows[-1], ["gap_lo", "gap_hi"]] = np.nan
+        ctx.models[key] = {**saved, "attendance": t}
+        sec = tracking.gaps(ctx, cid)
+    finally:
+        ctx.models[key] = saved
+    s = next(x for x in _sentences(sec) if "the attendance gap" in x)
+    assert "95% interval not available" in s
+
+
+def test_who_sentence_quotes_the_profile_total(ctx):
+    for cid in ctx.clusters[:6]:
+        sec = cluster.who(ctx, cid)
+        text = _sentences(sec)[0]
+        total = _cells(sec.tables["schools"])[("Total",)][lab("simd_q1_pct")]
+        assert f"; {total}% of pupils with a known SIMD quintile" in text, (total, text)
+    none = ctx.schools.head(3).assign(roll=np.nan, simd_q1=np.nan, simd_q2=np.nan,
+                                      simd_q3=np.nan, simd_q4=np.nan, simd_q5=np.nan)
+    text = no_marker(cluster.intro("Cluster X", none, 0.3))
+    assert "pupils on roll" not in text and "quintile 1" not in text
+
+
+# ---------------------------------------------------------------------------
+# Family formation and family members
+# ---------------------------------------------------------------------------
+
+def test_formation_sentence_quotes_the_quality_table(ctx):
+    sec = formation.form(ctx, sector="secondary", size=(3, 4))
+    cells = _cells(sec.tables["quality"])[("Secondary",)]
+    text = " ".join(_sentences(sec))
+    assert f"Within-family spread is {cells['Spread against random groupings']} " in text
+    assert f"cost {cells['Spread against unconstrained k-means']} times" in text
+    r = pd.Series({"ratio_to_random": 0.5, "ratio_to_random_low": np.nan,
+                   "ratio_to_random_high": np.nan, "ratio_to_kmeans": np.nan})
+    text = no_marker(formation._quality_sentence(r, "cluster"))
+    assert "0.50" in text and "95% range" not in text and "k-means" not in text
+    no_marker(formation._quality_sentence(pd.Series({"ratio_to_random": np.nan}), ""))
+
+
+def test_member_words_with_missing_figures():
+    e = SimpleNamespace(nearest_members=pd.DataFrame({"school_name": []}))
+    row = pd.Series({"school_name": "A", "roll": np.nan, "simd_q1_share": np.nan})
+    assert no_marker(family._member_words(row, e, 300.0, 25.0, True)) == (
+        "A is in the family on its size and SIMD profile.")
+    row = pd.Series({"school_name": "A", "roll": 250.0, "simd_q1_share": 0.2345})
+    text = no_marker(family._member_words(row, e, 300.0, 25.04, True))
+    assert "(250 pupils)" in text and "(23.4% against 25.0%)" in text
