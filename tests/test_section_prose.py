@@ -314,3 +314,35 @@ def test_member_words_with_missing_figures():
     row = pd.Series({"school_name": "A", "roll": 250.0, "simd_q1_share": 0.2345})
     text = no_marker(family._member_words(row, e, 300.0, 25.04, True))
     assert "(250 pupils)" in text and "(23.4% against 25.0%)" in text
+
+
+# ---------------------------------------------------------------------------
+# Comparison page: the synthetic control's sentence against its tables
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("effect", [-2.0, 0.004, 0.35])
+def test_synthetic_control_sentence_quotes_its_tables(effect):
+    from nlc_eval.reports.sections import comparison
+    from nlc_eval.synthetic_control import synthetic_control
+
+    rng = np.random.default_rng(5)
+    years = list(range(2012, 2025))
+    trends = 92 + rng.normal(0, 0.8, (4, len(years))).cumsum(axis=1)
+    mix = rng.dirichlet(np.ones(4), size=21)
+    names = [f"LA{i:02d}" for i in range(20)] + ["Treated"]
+    Y = pd.DataFrame(mix @ trends + rng.normal(0, 0.15, (21, len(years))), index=names,
+                     columns=years)
+    Y.loc["Treated", [y for y in years if y >= 2020]] += effect
+    sc = synthetic_control(Y, "Treated", pre_years=[y for y in years if y < 2020],
+                           post_years=[y for y in years if y >= 2020])
+    sec = comparison.synthetic_control(sc, "Treated")
+    (text,) = _sentences(sec)
+    m = re.search(rf"by ({NUM}) points on average \(placebo-based \d+% range ({NUM}) to "
+                  rf"({NUM})\).*RMSPE ({NUM})\.", text)
+    assert m, text
+    row = _cells(sec.tables["effect"])[("Average post-period gap",)]
+    assert (m.group(1).lstrip("+"), m.group(2).lstrip("+"), m.group(3).lstrip("+")) == (
+        row["Effect (points)"], row["95% interval from"], row["95% interval to"])
+    (placebo,) = [r for r in _cells(sec.tables["placebos"]).values()
+                  if r["The authority itself"] == "Yes"]
+    assert placebo["Fit before (RMSPE)"] == m.group(4)

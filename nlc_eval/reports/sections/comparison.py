@@ -45,6 +45,15 @@ def _plain(x, decimals: int = 2) -> float | None:
     return round(v, decimals) if np.isfinite(v) else None
 
 
+def _finite(x) -> float | None:
+    """A finite number unrounded (None for missing): the table prints it at its decimals."""
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if np.isfinite(v) else None
+
+
 def _no_counts(t: pd.DataFrame) -> pd.DataFrame:
     """A table with no count of people: nothing to suppress (blank cells: not available)."""
     t.attrs["disclosure"] = {"threshold": 5, "cells": [], "count_columns": []}
@@ -211,28 +220,35 @@ def synthetic_control(sc, authority: str) -> Section:
         caption=f"Authorities making up {authority}'s synthetic control (attendance)",
         source=SOURCE)
     tidy = sc.tidy()
-    t = pd.DataFrame({"Effect (points)": tidy["estimate"].map(_plain).to_numpy(),
-                      "95% interval from": tidy["ci_low"].map(_plain).to_numpy(),
-                      "95% interval to": tidy["ci_high"].map(_plain).to_numpy(),
+    # at the decimals of the sentence above (its average gap is the first row)
+    d = fmt.effect(sc.effect, sc.ci_low, sc.ci_high, min_decimals=2).decimals
+    t = pd.DataFrame({"Effect (points)": tidy["estimate"].map(_finite).to_numpy(),
+                      "95% interval from": tidy["ci_low"].map(_finite).to_numpy(),
+                      "95% interval to": tidy["ci_high"].map(_finite).to_numpy(),
                       "p-value": tidy["p_value"].map(
                           lambda p: fmt.p_value(p) if np.isfinite(p) else None).to_numpy()},
                      index=pd.Index([str(x).replace("_", " ").capitalize()
                                      for x in tidy["term"]], name="Estimate"))
     sec.tables["effect"] = _table(
         _no_counts(t),
-        caption=f"Attendance of {authority} against its synthetic control", source=SOURCE)
+        caption=f"Attendance of {authority} against its synthetic control", source=SOURCE,
+        decimals={"Effect (points)": d, "95% interval from": d, "95% interval to": d})
     p = sc.placebos.copy()
     name_col = "unit" if "unit" in p else p.columns[0]
     pt = pd.DataFrame({
-        "Fit before (RMSPE)": p["pre_rmspe"].map(lambda v: fmt.general(v)).to_numpy(),
-        "Gap after (RMSPE)": p["post_rmspe"].map(lambda v: fmt.general(v)).to_numpy(),
+        # two decimals, as the sentence above quotes the authority's fit
+        "Fit before (RMSPE)": p["pre_rmspe"].map(lambda v: fmt.number(v, 2)).to_numpy(),
+        "Gap after (RMSPE)": p["post_rmspe"].map(lambda v: fmt.number(v, 2)).to_numpy(),
         "After / before": p["ratio"].map(lambda v: fmt.general(v) if np.isfinite(v) and v < 1e4
                                          else "very large (fit before is near zero)")
         .to_numpy(),
         "The authority itself": np.where(p["treated"].astype(bool), "Yes", "No")},
         index=pd.Index(p[name_col].astype(str).to_numpy(), name="Authority"))
+    # the ten largest ratios, and the authority itself wherever it ranks (the caption says so)
+    own = pt["The authority itself"].eq("Yes").to_numpy()
+    top = np.arange(len(pt)) < 10
     sec.tables["placebos"] = _table(
-        pt.head(10), caption=f"Placebo tests of the synthetic control: {authority} and the "
+        pt[top | own], caption=f"Placebo tests of the synthetic control: {authority} and the "
                              "authorities with the largest after/before ratios", source=SOURCE,
         notes=("Each authority is given the same treatment in turn; a gap after the fit "
                "period that is large for the authority and small for the others is "
