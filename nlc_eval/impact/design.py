@@ -407,11 +407,13 @@ def clusters_needed(effect_size: float, pupils_per_school: float, schools_per_cl
 
 
 # ---------------------------------------------------------------- the data's ICCs and R²
-def _nested_components(y: np.ndarray, codes: list[np.ndarray]) -> np.ndarray:
+def _nested_components(y: np.ndarray, codes: list[np.ndarray], *, parts_only: bool = False):
     """ANOVA (moment) variance components of a nested design, outermost level first.
 
     Returns the between-group variance of each level and the residual variance
-    (unbalanced coefficients of Searle, Casella & McCulloch, 1992, ch. 3 and 5).
+    (unbalanced coefficients of Searle, Casella & McCulloch, 1992, ch. 3 and 5); with
+    ``parts_only`` the mean squares, their degrees of freedom and the matrix ``C`` of
+    ``E[MS] = C @ components`` instead.
     """
     N = len(y)
     # sums of squares between successive partitions: top, ..., finest, pupils
@@ -449,8 +451,29 @@ def _nested_components(y: np.ndarray, codes: list[np.ndarray]) -> np.ndarray:
             sq = n_g[n_g > 0] ** 2
             C[j - 1, lev - 1] = (np.sum(sq / n_fine) - np.sum(sq / n_coarse)) / max(
                 dfs[j - 1], 1)
+    if parts_only:
+        return ms, np.array(dfs, dtype=float), C
     comps = np.linalg.solve(C, ms)
     return comps
+
+
+def _pivotal_iccs(y: np.ndarray, codes: list[np.ndarray], n_draws: int,
+                  rng: np.random.Generator) -> np.ndarray:
+    """Draws of every level's share of the variance from generalised pivotal quantities.
+
+    Under normal random effects each mean square is its expectation times an independent
+    ``chi2(df) / df`` (exactly so in balanced data, approximately otherwise), so
+    ``ms_j* = SS_j / chi2_j`` is a draw of the expected mean squares given the data and
+    ``C^-1 ms*`` a draw of the components (Weerahandi, 1993; for nested designs Burdick &
+    Graybill, 1992). Negative components are set to zero, as in the point estimate.
+    Returns an array (levels + 1, n_draws).
+    """
+    ms, dfs, C = _nested_components(y, codes, parts_only=True)
+    ss = ms * dfs
+    chi = rng.chisquare(np.maximum(dfs, 1)[:, None], size=(len(dfs), n_draws))
+    comp = np.maximum(np.linalg.solve(C, ss[:, None] / chi), 0.0)
+    total = comp.sum(axis=0)
+    return comp / np.where(total > 0, total, 1.0)
 
 
 @dataclass
@@ -517,15 +540,25 @@ def _harmonic(counts) -> float:
 
 def design_parameters(df: pd.DataFrame, outcome: str, groups: list[str],
                       covariates: list[str] | None = None, *, conf_level: float = 0.95,
-                      n_boot: int = 499, random_state: int | None = 0) -> DesignParameters:
-    """ICC and covariate R² at each level of ``df``, with cluster-bootstrap intervals.
+                      n_boot: int = 499, random_state: int | None = 0,
+                      interval: str = "pivotal", n_draws: int = 10_000) -> DesignParameters:
+    """ICC and covariate R² at each level of ``df``, with intervals.
 
     Variance components come from the nested ANOVA (moment) estimator, which equals the
     REML estimate of :func:`nlc_eval.impact.multilevel.variance_components` in balanced
-    data; the intervals resample whole top-level groups (``n_boot`` times, seeded).
+    data. ICC intervals (``interval``):
+
+    - ``"pivotal"`` (default): generalised pivotal quantities of the ANOVA mean squares
+      (``n_draws`` draws), which assume normal random effects and cover close to the
+      nominal level with 20-40 groups (simulated: 94-97% at 95% with 23 and 40 clusters,
+      balanced and unbalanced), where the bootstrap does not;
+    - ``"bootstrap"``: percentiles of a bootstrap of whole top-level groups (``n_boot``
+      draws), free of the normality assumption but too narrow with few groups (about 89%
+      at 95% with 40 clusters).
+
     With ``covariates`` the components of the residuals of the outcome's regression on
     them give ``R² = 1 - conditional / unconditional variance`` at each level (the R² of
-    the PowerUp! formulas).
+    the PowerUp! formulas); their intervals always come from the bootstrap of whole groups.
 
     Parameters
     ----------
@@ -537,8 +570,8 @@ def design_parameters(df: pd.DataFrame, outcome: str, groups: list[str],
         Grouping columns, outermost first: ``["school"]`` or ``["cluster", "school"]``.
     covariates : list of str, optional
         Numeric pupil- or school-level covariates (e.g. prior attendance).
-    conf_level, n_boot, random_state
-        Interval options.
+    conf_level, n_boot, random_state, interval, n_draws
+        Interval options (seeded).
 
     Returns
     -------
@@ -553,6 +586,8 @@ def design_parameters(df: pd.DataFrame, outcome: str, groups: list[str],
     >>> 0.1 < p.icc("school") < 0.3
     True
     """
+    if interval not in ("pivotal", "bootstrap"):
+        raise ImpactError(f"interval={interval!r}. Fix: use 'pivotal' or 'bootstrap'.")
     groups = v.as_list(groups)
     if not groups or len(groups) > 2:
         raise ImpactError(f"groups={groups}: need one or two grouping columns, outermost "
@@ -591,7 +626,8 @@ def design_parameters(df: pd.DataFrame, outcome: str, groups: list[str],
     n_sub = int(codes[-1].max() + 1)
     members = pd.Series(np.arange(len(y))).groupby(codes[0]).apply(np.asarray).tolist()
     draws_icc, draws_r2 = [], []
-    for _ in range(int(n_boot)):
+    boot = int(n_boot) if (interval == "bootstrap" or resid is not None) else 0
+    for _ in range(boot):
         pick = rng.integers(0, n_top, n_top)
         idx = np.concatenate([members[k] for k in pick])
         rep = np.repeat(np.arange(n_top), [len(members[k]) for k in pick])
@@ -606,13 +642,16 @@ def design_parameters(df: pd.DataFrame, outcome: str, groups: list[str],
     a = (1 - conf_level) / 2
     levels = [*groups, "pupil"]
     table = pd.DataFrame({"level": levels, "variance": comp, "icc": point[0]})
-    if n_boot:
-        di = np.array(draws_icc)
+    if interval == "pivotal" and n_draws:
+        di = _pivotal_iccs(y, codes, int(n_draws), rng).T
+    else:
+        di = np.array(draws_icc) if draws_icc else None
+    if di is not None:
         table["icc_low"] = np.quantile(di, a, axis=0)
         table["icc_high"] = np.quantile(di, 1 - a, axis=0)
     if resid is not None:
         table["r2"] = point[1]
-        if n_boot:
+        if boot:
             dr = np.array(draws_r2)
             table["r2_low"] = np.nanquantile(dr, a, axis=0)
             table["r2_high"] = np.nanquantile(dr, 1 - a, axis=0)
@@ -626,5 +665,17 @@ def design_parameters(df: pd.DataFrame, outcome: str, groups: list[str],
         sizes[groups[1]] = _harmonic(per_top)
     sizes["pupil"] = _harmonic(np.bincount(codes[-1]))
     return DesignParameters(table=table, sizes=sizes, groups=groups, conf_level=conf_level,
-                            method=f"nested ANOVA variance components; bootstrap of whole "
-                                   f"{groups[0]} groups ({n_boot} draws, seed {random_state})")
+                            method=_method_text(interval, groups[0], n_boot, n_draws,
+                                                random_state, bool(covs)))
+
+
+def _method_text(interval, top, n_boot, n_draws, seed, r2) -> str:
+    if interval == "pivotal":
+        text = (f"nested ANOVA variance components; ICC intervals from generalised pivotal "
+                f"quantities of the mean squares ({n_draws} draws, seed {seed}; assumes "
+                f"normal random effects)")
+        if r2:
+            text += f"; R² intervals from a bootstrap of whole {top} groups ({n_boot} draws)"
+        return text
+    return (f"nested ANOVA variance components; bootstrap of whole {top} groups "
+            f"({n_boot} draws, seed {seed})")
