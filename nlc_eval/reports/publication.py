@@ -20,14 +20,14 @@ found). The scan is a second line of defence: tables are already protected by
   same measure (the same count header, or people in a sentence) for groups where one
   contains the other that differ by 1 to ``threshold - 1``. Groups are taken to be nested
   when one row names a whole (``Total``, ``All ...``, ``Authority``, ``... all supports``,
-  ``... overall``) and the other is a row of the same column, when one row names a group
-  less a part (``... excluding ...``, ``... without ...``), when two tables have a row of
-  the same name under the same header, when in one row a column headed ``Total ...`` or
-  ``All ...`` stands beside other counts of people, or when a sentence's count of people
-  sits near a table's count of people; and in a table with a total row whose cells are all shown, the
-  total and the sum of the other rows must not differ by 1 to ``threshold - 1`` (a group
-  counted twice, or left out). Learners and learner-terms are different measures and are
-  never compared.
+  ``... overall``) and the other is a row of the same column; when one row names a group
+  less a part (``... excluding ...``, ``... without ...``); when two tables have a row of
+  the same name (or two wholes) under the same header; when in one row a column headed
+  ``Total ...`` or ``All ...`` stands beside other counts of people; or when a sentence's
+  count of people sits near a table's count whose header the sentence names (its noun and
+  other words). In a table with a total row whose cells are all shown, the total and the
+  sum of the other rows must not differ by 1 to ``threshold - 1`` (a group counted twice,
+  or left out). Learners and learner-terms are different measures and are never compared.
 """
 
 from __future__ import annotations
@@ -233,7 +233,8 @@ def nested_differences(html_text: str, threshold: int | None = None) -> list[str
             if ma != mb or not _small_gap(va, vb, threshold):
                 continue
             same_table = ta == tb and _nested_rows(ra, rb)
-            same_group = ta != tb and (ra.lower() == rb.lower() or _nested_rows(ra, rb))
+            same_group = ta != tb and (ra.lower() == rb.lower() or (
+                bool(_WHOLE.search(ra)) and bool(_WHOLE.search(rb))))
             if same_table or same_group:
                 flag(f"'{ma}' of '{ra}' ({va:,.0f}) and of '{rb}' ({vb:,.0f}) differ by "
                      f"{abs(va - vb):.0f}, a group of fewer than {threshold}")
@@ -244,8 +245,10 @@ def nested_differences(html_text: str, threshold: int | None = None) -> list[str
             if (n < threshold or "term" in m.group(0).lower()
                     or _BOUND.search(sentence[:m.start()])):
                 continue
+            said = set(re.findall(r"[\w-]+", sentence.lower()))
             for measure, row, v in people:
-                if "term" not in measure and _small_gap(n, v, threshold):
+                if "term" not in measure and _names(said, m.group(0), measure) \
+                        and _small_gap(n, v, threshold):
                     flag(f"the sentence's {m.group(0)!r} and '{measure}' of '{row}' "
                          f"({v:,.0f}) differ by {abs(n - v):.0f}, a group of fewer than "
                          f"{threshold}")
@@ -275,6 +278,19 @@ def _row_total_vs_columns(header: list[str], body: list[list[str]], threshold: i
                     out.append(f"row {row[0]!r}: '{h}' {w:,.0f} and '{g}' {v:,.0f} differ by "
                                f"{abs(w - v):.0f}, a group of fewer than {threshold}")
     return out
+
+
+_STOP = frozenset({"in", "on", "of", "the", "a", "an", "and", "with", "for", "by"})
+
+
+def _names(said: set[str], count: str, measure: str) -> bool:
+    """Whether a sentence with words ``said`` and the count ``count`` ("37 learners") names
+    a table's ``measure``: the same noun, and every other word of the measure."""
+    words = set(re.findall(r"[\w-]+", measure)) - _STOP
+    nouns = {w.rstrip("s") for w in words if w.rstrip("s") in ("pupil", "learner")}
+    noun = re.findall(r"(pupil|learner)s?\b", count.lower())
+    return bool(noun) and noun[-1] in nouns and {
+        w for w in words if w.rstrip("s") not in ("pupil", "learner")} <= said
 
 
 def _total_minus_sum(header: list[str], body: list[list[str]], threshold: int) -> list[str]:
