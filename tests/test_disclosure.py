@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -333,3 +335,66 @@ def test_one_cell_tables():
     assert out.loc["a", "n"] is pd.NA and out.loc["Total", "n"] is pd.NA
     out = suppress(pd.DataFrame({"n": [30]}, index=["a"]))
     assert out.loc["Total", "n"] == 30
+
+
+# ---------------------------------------------------------------------------
+# Nested groups
+# ---------------------------------------------------------------------------
+
+def _brute_force_leaks(counts: dict, groups: dict, threshold: int) -> list:
+    """Every pair of groups, one inside the other, whose counts differ by 1..threshold-1."""
+    out = []
+    for a, b in itertools.permutations(groups, 2):
+        if set(groups[b]) <= set(groups[a]) and counts[a] is not None \
+                and counts[b] is not None and 1 <= counts[a] - counts[b] < threshold:
+            out.append((a, b))
+    return out
+
+
+def test_nested_counts_merge_near_equal_nested_groups_only():
+    from nlc_eval.disclosure import THRESHOLD, nested_counts
+
+    g = {"all": range(100), "level": range(97), "cluster": range(40),
+         "overlap": range(3, 101 - 3), "tiny": range(2), "equal": range(100)}
+    out = nested_counts(g)
+    assert out["level"] == out["all"] == 100                 # 3 short of all: merged
+    assert out["cluster"] == 40 and out["equal"] == 100
+    assert out["overlap"] == 95                             # inside "all", 5 short
+    assert out["tiny"] == 2                                  # left to primary suppression
+    assert _brute_force_leaks(out, g, THRESHOLD) == []
+    # groups that overlap without one containing the other are not merged
+    assert nested_counts({"a": range(0, 50), "b": range(3, 50 + 1)}) == {"a": 50, "b": 48}
+
+
+def test_nested_counts_follow_chains_to_a_fixed_point():
+    from nlc_eval.disclosure import nested_counts
+
+    g = {"a": range(100), "b": range(97), "c": range(94), "d": range(80)}
+    out = nested_counts(g)
+    assert out == {"a": 100, "b": 100, "c": 100, "d": 80}
+    assert _brute_force_leaks(out, g, 5) == []
+    assert nested_counts(g, threshold=3) == {"a": 100, "b": 97, "c": 94, "d": 80}
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_nested_counts_leave_no_small_difference_on_random_families(seed):
+    from nlc_eval.disclosure import nested_counts, nested_differences
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(20, 60))
+    base = list(range(n))
+    groups = {"all": base}
+    for k in range(int(rng.integers(3, 9))):
+        parent = groups[rng.choice(list(groups))]
+        drop = int(rng.integers(0, 6))
+        groups[f"g{k}"] = list(rng.permutation(parent)[: max(len(parent) - drop, 0)])
+    out = nested_counts(groups)
+    assert _brute_force_leaks(out, groups, 5) == []
+    assert nested_differences(out, groups) == []
+    raw = {k: len(v) for k, v in groups.items()}
+    assert {(a, b) for a, b, _ in nested_differences(raw, groups)} == set(
+        _brute_force_leaks(raw, groups, 5))
+    # never shown smaller than the group, and unchanged where nothing nested is near
+    assert all(out[k] >= raw[k] for k in groups)
+    assert all(out[k] == raw[k] for k in groups
+               if not any(1 <= abs(raw[k] - raw[j]) < 5 for j in groups))

@@ -21,11 +21,12 @@ found). The scan is a second line of defence: tables are already protected by
   contains the other that differ by 1 to ``threshold - 1``. Groups are taken to be nested
   when one row names a whole (``Total``, ``All ...``, ``Authority``, ``... all supports``,
   ``... overall``) and the other is a row of the same column; when one row names a group
-  less a part (``... excluding ...``, ``... without ...``); when two tables have a row of
-  the same name (or two wholes) under the same header; when in one row a column headed
-  ``Total ...`` or ``All ...`` stands beside other counts of people; or when a sentence's
-  count of people sits near a table's count whose header the sentence names (its noun and
-  other words). In a table with a total row whose cells are all shown, the total and the
+  less a part (``... excluding ...``, ``... without ...``); when two tables have under the
+  same header a row of the same name, two wholes, or a whole and a row sharing a word with
+  it (``Cluster 01, all supports`` and ``Cluster 01, additional support``); when in one
+  row a column headed ``Total ...`` or ``All ...`` stands beside other counts of people;
+  or when a sentence's count of people sits near a table's count whose header the sentence
+  names (its noun and other words). In a table with a total row whose cells are all shown, the total and the
   sum of the other rows must not differ by 1 to ``threshold - 1`` (a group counted twice,
   or left out). Learners and learner-terms are different measures and are never compared.
 """
@@ -194,6 +195,18 @@ def _threshold(threshold: int | None = None) -> int:
     return THRESHOLD
 
 
+def _stems(label: str) -> set[str]:
+    return {w.rstrip("s") for w in re.findall(r"[a-z0-9]+", label.lower())} - {
+        "all", "total", "authority", "overall", "whole", "the", "of", "and", "in"}
+
+
+def _whole_and_part(a: str, b: str) -> bool:
+    """Rows of two tables: two wholes, or a whole and a row that shares a word with it
+    ("Cluster 01, all supports" and "Cluster 01, additional support")."""
+    wa, wb = bool(_WHOLE.search(a.strip())), bool(_WHOLE.search(b.strip()))
+    return (wa and wb) or ((wa or wb) and bool(_stems(a) & _stems(b)))
+
+
 def _small_gap(x: float, y: float, threshold: int) -> bool:
     return 1 <= abs(x - y) < threshold
 
@@ -233,8 +246,7 @@ def nested_differences(html_text: str, threshold: int | None = None) -> list[str
             if ma != mb or not _small_gap(va, vb, threshold):
                 continue
             same_table = ta == tb and _nested_rows(ra, rb)
-            same_group = ta != tb and (ra.lower() == rb.lower() or (
-                bool(_WHOLE.search(ra)) and bool(_WHOLE.search(rb))))
+            same_group = ta != tb and (ra.lower() == rb.lower() or _whole_and_part(ra, rb))
             if same_table or same_group:
                 flag(f"'{ma}' of '{ra}' ({va:,.0f}) and of '{rb}' ({vb:,.0f}) differ by "
                      f"{abs(va - vb):.0f}, a group of fewer than {threshold}")
