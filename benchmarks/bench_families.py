@@ -150,7 +150,6 @@ def exact_nl_secondaries(years=(2023, 2024)) -> list[dict]:
     """Time the exact solve of North Lanarkshire's secondaries (trios and quads, clusters
     apart) from the official files; the optimum is certified by HiGHS (gap 0)."""
     from nlc_eval.config import official_data_dir
-    from nlc_eval.data.clusters import approximate_clusters
     from nlc_eval.data.official import load_school_locations, load_school_statistics
 
     folder = official_data_dir()
@@ -158,9 +157,7 @@ def exact_nl_secondaries(years=(2023, 2024)) -> list[dict]:
     rows = []
     for year in years:
         d = load_school_statistics(folder, years=[year])
-        nl = d[d["local_authority"] == "North Lanarkshire"]
-        cl = approximate_clusters(nl, loc)
-        nl = nl.merge(cl[["seed_code", "sector", "cluster"]], on=["seed_code", "sector"])
+        nl, _ = nl_clusters(d[d["local_authority"] == "North Lanarkshire"], loc)
         sec = nl[nl["sector"] == "secondary"]
         X = feature_matrix(sec).to_numpy()
         t = time.perf_counter()
@@ -175,6 +172,48 @@ def exact_nl_secondaries(years=(2023, 2024)) -> list[dict]:
     return rows
 
 
+def nl_clusters(nl: pd.DataFrame, loc: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Approximate clusters for the schools with coordinates; the others get none."""
+    from nlc_eval.data.clusters import approximate_clusters
+
+    has = nl["seed_code"].astype(str).isin(set(loc["seed_code"].astype(str)))
+    cl = approximate_clusters(nl[has], loc)
+    out = nl.merge(cl[["seed_code", "sector", "cluster"]], on=["seed_code", "sector"],
+                   how="left")
+    return out, sorted(nl.loc[~has, "seed_code"].astype(str))
+
+
+def nl_primaries(years=range(2019, 2025), seed: int = 0) -> list[dict]:
+    """North Lanarkshire's primaries per year: form_families as the command runs it
+    (families of 6-10, clusters apart, bound="auto"), with SS, bound, gap and time."""
+    from nlc_eval.config import official_data_dir
+    from nlc_eval.data.official import load_school_locations, load_school_statistics
+    from nlc_eval.families import form_families
+
+    folder = official_data_dir()
+    loc = load_school_locations(folder)
+    rows = []
+    for year in years:
+        d = load_school_statistics(folder, years=[year])
+        nl, no_xy = nl_clusters(d[d["local_authority"] == "North Lanarkshire"], loc)
+        pr = nl[nl["sector"] == "primary"]
+        t = time.perf_counter()
+        res = form_families(pr, size=(6, 10), cannot_link="cluster", random_state=seed)
+        sec = time.perf_counter() - t
+        f = res.groups["primary"].former
+        rows.append({"year": year, "n": len(pr), "k": f.n_families_, "solver": f.solver_,
+                     "ss": f.objective_, "bound": f.lower_bound_, "gap": f.gap_,
+                     "converged": getattr(f, "bound_converged_", None),
+                     "clock": getattr(f, "bound_clock_stopped_", None),
+                     "no_xy": len(set(no_xy) & set(pr["seed_code"].astype(str))),
+                     "seconds": sec})
+        r = rows[-1]
+        print(f"| {year} | {r['n']} | {r['k']} | {r['ss']:.4f} | {r['bound']:.4f} | "
+              f"{100 * r['gap']:.2f}% | {r['solver']} | {r['converged']} | {r['clock']} | "
+              f"{r['no_xy']} | {sec:.1f} |", flush=True)
+    return rows
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cases", nargs="*", default=list(CASES), choices=list(CASES))
@@ -183,9 +222,17 @@ def main(argv=None) -> int:
     ap.add_argument("--write", action="store_true", help=f"write {RESULTS}")
     ap.add_argument("--exact-nl", action="store_true",
                     help="time only the exact solve of North Lanarkshire's secondaries")
+    ap.add_argument("--nl-primaries", action="store_true",
+                    help="North Lanarkshire's primaries 2019-2024: SS, bound, gap, time")
     args = ap.parse_args(argv)
     if args.exact_nl:
         exact_nl_secondaries()
+        return 0
+    if args.nl_primaries:
+        print("| year | schools | families | SS | bound | gap | solver | converged | "
+              "clock stopped | no coordinates | seconds |\n"
+              "|---|---:|---:|---:|---:|---:|---|---|---|---:|---:|")
+        nl_primaries(seed=args.seed)
         return 0
     if any(not c.startswith("synthetic") for c in args.cases) and not os.environ.get(
             "NLC_EVAL_OFFICIAL_DATA"):

@@ -366,8 +366,8 @@ def _central_prices(P: engine.Problem, cols: list[np.ndarray], costs: np.ndarray
 
 def certify(P: engine.Problem, labels: np.ndarray, seed: int | None = None,
             time_limit: float = 30.0, max_iter: int = 400, tol: float = 1e-6,
-            integer: bool = True, gap_tol: float = 1e-3, node_limit: int = 2000
-            ) -> Certificate:
+            integer: bool = True, gap_tol: float = 1e-3, node_limit: int = 2000,
+            extra: list | None = None) -> Certificate:
     """Lower bound on the SS of every admissible partition, by column generation.
 
     Parameters
@@ -395,6 +395,10 @@ def certify(P: engine.Problem, labels: np.ndarray, seed: int | None = None,
         ``labels``.
     node_limit : int
         Branch-and-bound nodes of the restricted integer programme.
+    extra : list of ndarray, optional
+        Further feasible partitions (e.g. every start of the heuristic); their families
+        join the master programme from the start, which gives the restricted integer
+        programme good families that column generation alone need not produce.
 
     Notes
     -----
@@ -411,6 +415,13 @@ def certify(P: engine.Problem, labels: np.ndarray, seed: int | None = None,
     ss0 = engine.within_ss(P, labels)
     cols: list[np.ndarray] = [np.flatnonzero(labels == j) for j in range(P.k)]
     seen = {tuple(c.tolist()) for c in cols}
+    for other in extra or ():
+        for j in range(P.k):
+            mem = np.flatnonzero(np.asarray(other) == j)
+            key = tuple(mem.tolist())
+            if mem.size and key not in seen and _admissible(P, mem):
+                seen.add(key)
+                cols.append(mem)
     costs = list(family_costs_list(P, cols))
     pricer = _Pricer(P)
     for v, mem in pricer.quick(np.zeros(P.m), P.X, rounds=1):

@@ -259,10 +259,8 @@ class FamilyResult:
             if np.isnan(gap):
                 note = ("no bound computed (bound=False, or more than 1,500 schools); the "
                         "families are a heuristic optimum")
-            elif gap > 0.10:
-                note = ("the bound is weak here, not necessarily the families: column "
-                        "generation stopped at its time limit before pricing converged "
-                        "(raise bound_time for a tighter bound)")
+            else:
+                note = _gap_note(f, gap)
             if fit.previous is not None and getattr(f, "stability", 0) > 0 and not np.isnan(gap):
                 note = ("objective and gap include the churn penalty (stability > 0); "
                         + note).rstrip("; ")
@@ -406,6 +404,27 @@ class FamilyResult:
                           highlight=highlight, ax=ax, **kw)
 
 
+def _gap_note(f, gap: float) -> str:
+    """Why a certified gap above 1% is what it is (empty when the gap is at most 1%)."""
+    extra = getattr(f, "bound_note_", "")
+    if gap <= 0.01:
+        return extra
+    pct = f"{100 * gap:.1f}%"
+    if getattr(f, "bound_clock_stopped_", False):
+        note = (f"gap {pct}: the time limit (bound_time = {getattr(f, 'bound_time', '?')} s) "
+                "stopped the bound's column generation before it converged, so the bound "
+                "is loose, not necessarily the families; raise bound_time")
+    elif getattr(f, "bound_converged_", False):
+        note = (f"gap {pct}: column generation converged, so the bound is the linear "
+                "relaxation's value (within 0.1%); the gap is that relaxation's integrality "
+                "gap plus however far the families are from the optimum, and the "
+                "families are at most this far from it")
+    else:
+        note = (f"gap {pct}: column generation stopped at its iteration limit before it "
+                "converged, so part of the gap is the bound's")
+    return (note + "; " + extra) if extra else note
+
+
 def _ss(X: np.ndarray, lab: np.ndarray, k: int) -> float:
     n_j = np.bincount(lab, minlength=k).astype(float)
     S = np.zeros((k, X.shape[1]))
@@ -429,6 +448,12 @@ def _move_swap(P, former, fit: GroupFit, pos: int, t: int) -> tuple[float, float
     if ws > 1:
         blocked.append(f"it is must-linked to {int(ws) - 1} other school(s), which would "
                        "have to move with it")
+    shut = set(getattr(former, "closed_labels_", []))
+    closed_why = [f"family {fid[j]} is closed (kept exactly as listed)" for j in (a, b)
+                  if j in shut]
+    if closed_why:
+        blocked.append("a move or swap is not allowed: " + " and ".join(closed_why))
+        return np.nan, np.nan, blocked
     # move
     move = np.nan
     why = []

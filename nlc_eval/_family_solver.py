@@ -589,8 +589,12 @@ def solve(
     ls_near: int | None = None,
     max_iter: int = 30,
     tol: float = 1e-3,
+    runs: list | None = None,
 ) -> tuple[np.ndarray, float]:
-    """Best of ``n_init`` runs (the first run warm-started when ``init_labels`` is given)."""
+    """Best of ``n_init`` runs (the first run warm-started when ``init_labels`` is given).
+
+    When ``runs`` is a list, every run's labels are appended to it (their families are
+    useful columns for the set-partitioning programme of the bound)."""
     rng = np.random.default_rng(seed)
     if n_near is None:
         n_near = P.k if P.k <= 60 else 5
@@ -602,6 +606,8 @@ def solve(
         labels, obj, _ = run_once(
             P, np.random.default_rng(rng.integers(2**63)), start, max_iter, tol, n_near, ls_near
         )
+        if runs is not None:
+            runs.append(labels)
         if best is None or obj < best[1] - 1e-12:
             best = (labels, obj)
     return best

@@ -162,7 +162,7 @@ class FamilyFormer:
     def __init__(self, n_families: int | None = None, size_min: int = 6, size_max: int = 10,
                  n_init: int = 10, random_state: int | None = None, stability: float = 1.0,
                  max_iter: int = 30, solver: str = "auto", exact_limit: int = EXACT_LIMIT,
-                 bound: bool | str = False, bound_time: float = 60.0) -> None:
+                 bound: bool | str = False, bound_time: float = 300.0) -> None:
         self.n_families = n_families
         self.size_min = size_min
         self.size_max = size_max
@@ -450,7 +450,9 @@ class FamilyFormer:
             self.solver_ = sub.solver_
             self.lower_bound_ = ss_shut + sub.lower_bound_
             self.n_columns_ = sub.n_columns_
-            self.bound_note_ = getattr(sub, "bound_note_", "")
+            for name in ("bound_note_", "bound_converged_", "bound_clock_stopped_"):
+                if hasattr(sub, name):
+                    setattr(self, name, getattr(sub, name))
         if np.isfinite(self.lower_bound_):
             self.lower_bound_ = min(self.lower_bound_, self.objective_)
             self.gap_ = ((self.objective_ - self.lower_bound_) / self.objective_
@@ -498,13 +500,15 @@ class FamilyFormer:
                 self.lower_bound_ = res.bound
                 self.n_columns_ = res.n_columns
                 return res.labels
+        runs: list = []
         labels, _ = solver.solve(P, self.n_init, self.random_state, init_labels=init,
-                                 max_iter=self.max_iter)
+                                 max_iter=self.max_iter, runs=runs)
         self.solver_ = "heuristic"
         if self.bound is True or (self.bound == "auto" and P.m <= 1500):
             from nlc_eval._family_bound import certify
 
-            cert = certify(P, labels, seed=self.random_state, time_limit=self.bound_time)
+            cert = certify(P, labels, seed=self.random_state, time_limit=self.bound_time,
+                           extra=runs)
             self.lower_bound_ = cert.bound
             self.n_columns_ = cert.n_columns
             self.bound_converged_ = cert.converged
@@ -742,7 +746,7 @@ def form_families(
     closed="auto",
     solver: str = "auto",
     bound: bool | str = "auto",
-    bound_time: float = 60.0,
+    bound_time: float = 300.0,
 ) -> FamilyResult:
     """Form family groups of similar schools.
 

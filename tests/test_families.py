@@ -387,6 +387,19 @@ def test_cli_keeps_locked_schools_and_writes_workbook(official_dir, tmp_path):
         float(q.loc["secondary", "within_ss"]))
     assert "S90" in set(book["secondary"]["family"])
     assert len(book["secondary schools"]) == 23
+    # the pair (fewer than 3) was filled up; a listed trio is a whole family, kept as it is
+    assert (fam == "S90").sum() in (3, 4)
+    trio = sorted(fam[fam != "S90"].index)[:3]
+    whole = tmp_path / "whole.csv"
+    pd.DataFrame({"seed_code": trio, "family": "S91"}).to_csv(whole, index=False)
+    for extra, exact in (([], True), (["--keep-open"], False)):
+        assert main(["families", "--year", "2024", "--sector", "secondary", "--cannot-link",
+                     "cluster", "--keep", str(whole), "--data", str(official_dir), "--out",
+                     str(out), *extra]) == 0
+        f2 = pd.read_csv(out, dtype={"seed_code": str}).set_index("seed_code")["family"]
+        assert (f2[trio] == "S91").all()
+        if exact:
+            assert sorted(f2[f2 == "S91"].index) == trio
     bad = tmp_path / "bad.csv"
     pd.DataFrame({"seed_code": ["0000000"], "family": ["S90"]}).to_csv(bad, index=False)
     assert main(["families", "--year", "2024", "--sector", "secondary", "--keep", str(bad),

@@ -347,13 +347,30 @@ def test_locked_schools_are_honoured_exactly():
 def test_fixed_families_keep_their_names_and_members():
     s = schools(60)
     codes = s["seed_code"].tolist()
-    fixed = {codes[0]: "P90", codes[1]: "P90", codes[2]: "P90", codes[3]: "P91"}
+    whole = codes[10:16]  # six schools of six clusters: a whole family, closed by default
+    fixed = {codes[0]: "P90", codes[1]: "P90", codes[2]: "P90", codes[3]: "P91",
+             **{c: "P92" for c in whole}}
     res = form_families(s, size=(5, 8), cannot_link="cluster", fixed=fixed, bound=False)
     fam = res.assignments
     assert fam[codes[0]] == fam[codes[1]] == fam[codes[2]] == "P90"
     assert fam[codes[3]] == "P91"
     sizes = fam.value_counts()
     assert sizes.between(5, 8).all()
+    # partial families are filled up; the whole family neither loses nor gains a school
+    assert sizes["P90"] > 3 and sizes["P91"] > 1
+    assert sorted(fam[fam == "P92"].index) == sorted(whole)
+    e = res.explain(whole[0])
+    assert e.reason == "blocked" and any("closed" in b for b in e.blocked)
+    # closed=False lets every listed family gain schools
+    opened = form_families(s, size=(5, 8), cannot_link="cluster", fixed=fixed, bound=False,
+                           closed=False)
+    assert (opened.assignments[whole] == "P92").all()
+    assert opened.groups["primary"].former.closed_families_ == []
+    with pytest.raises(ConstraintError, match="at least size_min"):
+        form_families(s, size=(5, 8), fixed=fixed, bound=False, closed=True)
+    with pytest.raises(ConstraintError, match="closed family"):
+        form_families(s, size=(5, 8), fixed=fixed, bound=False,
+                      must_link=[(whole[0], codes[30])])
     m = res.members
     assert not m.duplicated(["family", "cannot_link_group"]).any()
     with pytest.raises(ConstraintError, match="locked families"):
@@ -362,6 +379,28 @@ def test_fixed_families_keep_their_names_and_members():
 
 
 # --------------------------------------------------------------------------- reproducibility
+
+
+def test_bound_auto_replaces_families_only_when_the_clock_did_not_stop():
+    X = np.random.default_rng(5).normal(size=(60, 3))
+    kw = {"size_min": 5, "size_max": 8, "n_init": 2, "random_state": 0, "solver": "heuristic"}
+    a = FamilyFormer(bound="auto", **kw).fit(X)
+    b = FamilyFormer(bound="auto", **kw).fit(X)
+    np.testing.assert_array_equal(a.labels_, b.labels_)  # same seed, same families
+    assert not a.bound_clock_stopped_
+    h = FamilyFormer(bound=False, **kw).fit(X)
+    assert a.objective_ <= h.objective_ + 1e-12
+    assert a.lower_bound_ <= a.objective_ + 1e-12
+    assert a.solver_ in {"heuristic", "heuristic+columns"}
+    stopped = FamilyFormer(bound="auto", bound_time=1e-9, **kw).fit(X)
+    assert stopped.bound_clock_stopped_
+    np.testing.assert_array_equal(stopped.labels_, h.labels_)  # the heuristic's, kept
+    res = form_families(schools(60, seed=5), size=(5, 8), random_state=0, n_init=2,
+                        bound_time=1e-9)
+    q = res.quality(n_random=5).loc["primary"]
+    assert q["gap"] > 0.01 and "time limit" in q["gap_note"]
+
+
 
 
 def test_group_seed_depends_only_on_seed_and_name():

@@ -33,9 +33,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keep", default=None, metavar="FILE",
                         help="CSV or XLSX (columns seed_code, family[, sector]) of schools "
                         "locked into named families; the rest are formed around them")
-    parser.add_argument("--bound-time", type=float, default=20.0, metavar="SECONDS",
-                        help="time for the certified lower bound of each large group "
-                        "(default 20)")
+    parser.add_argument("--keep-open", action="store_true",
+                        help="let the families of --keep gain schools up to the maximum "
+                        "size (by default a family listed with at least the minimum size "
+                        "is kept exactly as listed; smaller ones are filled up)")
+    parser.add_argument("--bound-time", type=float, default=300.0, metavar="SECONDS",
+                        help="safety time limit of the certified lower bound of each large "
+                        "group (default 300; it normally finishes well within it)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--data", metavar="DIR",
                         help="folder of official files (default $NLC_EVAL_OFFICIAL_DATA)")
@@ -159,7 +163,13 @@ def run(args: argparse.Namespace) -> int:
     if args.cannot_link == "cluster":
         from nlc_eval.data.clusters import approximate_clusters
 
-        clusters = approximate_clusters(schools, load_school_locations(folder))
+        locations = load_school_locations(folder)
+        has = schools["seed_code"].astype(str).isin(set(locations["seed_code"].astype(str)))
+        if not has.all():
+            codes = sorted(schools.loc[~has, "seed_code"].astype(str))
+            print(f"Note: {len(codes)} school(s) are not in the locations file, so they have "
+                  f"no cluster and are not kept apart from any school: {', '.join(codes)}.")
+        clusters = approximate_clusters(schools[has], locations)
         schools = schools.merge(clusters[["seed_code", "sector", "cluster"]],
                                 on=["seed_code", "sector"], how="left")
     schools = schools[schools["sector"].astype(str).isin(sectors)]
@@ -184,6 +194,7 @@ def run(args: argparse.Namespace) -> int:
                             fix="check the seed codes, --sector and --year.")
     result = form_families(schools, size=size, cannot_link=args.cannot_link,
                            previous=previous, fixed=fixed, random_state=args.seed,
+                           closed=False if args.keep_open else "auto",
                            n_families=args.families, bound_time=args.bound_time)
     out = Path(args.out or f"families-{args.sector}-{args.year}.csv")
     cols = [c for c in ("seed_code", "school_name", "sector", "family", "roll",
