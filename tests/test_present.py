@@ -197,3 +197,52 @@ def test_numbers_print_at_the_decimals_given_and_years_stay_years():
             for tr in soup.find("tbody").find_all("tr")]
     # a whole-number rate keeps its decimal although its heading names sessions
     assert rows == [["A", "2023", "86.0", "0.50"], ["B", "2024", "90.7", "0.00"]]
+
+
+@pytest.mark.parametrize("text", [
+    "Attendance was n/a in 2024/25.", "The gap is N/A.", "Attendance was c% in 2024/25.",
+    "c pupils were supported.", "The rate (c) is hidden.", "Attendance: c.",
+    "Primary School 001 c, inside the limits."])
+def test_paragraph_refuses_n_a_and_the_marker_naming_the_sentence(text):
+    with pytest.raises(ReportError) as err:
+        present.paragraph(text)
+    message = str(err.value)
+    assert text[:20] in message
+    assert ("'n/a'" in message) or ("suppression marker 'c'" in message)
+    with pytest.raises(ReportError):
+        present.heading(text, 2)
+
+
+@pytest.mark.parametrize("text", [
+    "Hidden cells are marked c in the tables.", 'Hidden cells are shown as "c".',
+    "c: confidential, fewer than 5 pupils.", "P1, P4 and S3 pupils; c-suffix words.",
+    "Care-experienced learners (CEL) and the school's n/as-is plan: none hidden.",
+    "Numbers like 3c or c2 are not the marker; nor is the word can."])
+def test_paragraph_allows_words_that_are_not_the_marker(text):
+    data, _ = _captured(present.paragraph, text)
+    assert data["text/plain"] == text
+
+
+def test_a_large_figure_is_reduced_to_be_embedded():
+    rng = np.random.default_rng(0)
+    fig, axes = plt.subplots(4, 2, figsize=(8, 11))
+    for ax in axes.flat:
+        ax.scatter(rng.uniform(0, 100, 150), rng.uniform(0, 100, 150), s=30,
+                   facecolor="none", edgecolor="#12436D")
+        ax.plot(np.linspace(1, 100), 50 + 40 / np.sqrt(np.linspace(1, 100)), "--")
+    full = io.BytesIO()
+    fig.savefig(full, format="png", dpi=100, bbox_inches="tight")
+    assert len(full.getvalue()) > present.MAX_EMBEDDED_PNG   # the test needs a large one
+    html = present.figure_html(fig, caption="Many panels, 2024/25",
+                               alt="Eight scatter panels of random points with a curve",
+                               source="Test", data=pd.DataFrame({"A": [1.0]}))
+    img = _soup(html).find("img")
+    assert img["src"].startswith("data:image/png;base64,")
+    png = base64.b64decode(img["src"].split(",", 1)[1])
+    assert len(png) <= present.MAX_EMBEDDED_PNG
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png)) as im:
+        assert im.mode == "P" and im.size[0] > 500
+    small = present._embeddable_png(b"x" * 10)
+    assert small == b"x" * 10                           # small enough: unchanged

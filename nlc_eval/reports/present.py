@@ -75,10 +75,18 @@ FOOTNOTE = _DISCLOSURE_FOOTNOTE
 PLACEHOLDER_ALTS = frozenset({"", "image", "figure", "plot", "chart", "graph", "png",
                               "no description has been provided for this image",
                               "matplotlib figure", "<figure>"})
-#: Largest PNG embedded in a page (bytes); a larger one is linked from the downloads instead.
+#: Largest PNG embedded in a page (bytes); a larger one is first reduced to 256 colours,
+#: and if still larger it is linked from the downloads instead.
 MAX_EMBEDDED_PNG = 150_000
 _IDENT = re.compile(r"^[a-z0-9]+(_[a-z0-9]+)+$")
 _NAN_WORD = re.compile(r"(?<![\w-])(nan|NaN|None)(?![\w-])")
+# what a sentence must never print for a number: a missing value, "n/a", or the tables'
+# suppression marker as a word of its own (a sentence that explains the marker, such as
+# 'marked c' or 'shown as "c"', is not using it)
+_NOT_AVAILABLE = re.compile(r"(?<![\w/-])n/a(?![\w/-])", re.IGNORECASE)
+_MARKER_WORD = re.compile(r"(?<![\w'’.-])c(?![\w'’-])")   # as the publication gate
+_MARKER_EXPLAINED = re.compile(r"\b(shown as|marked|marker|as)\s+[\W_]*c\b[\W_]*|^c:",
+                               re.IGNORECASE)
 _YEARISH = re.compile(r"\b(year|session|years)\b", re.IGNORECASE)
 
 
@@ -509,6 +517,30 @@ def _figure_object(fig):
                       f"{type(fig).__name__}.")
 
 
+def _embeddable_png(data: bytes) -> bytes:
+    """A PNG over :data:`MAX_EMBEDDED_PNG` bytes as 256 colours, if that brings it under.
+
+    House figures have few colours, so a palette image looks the same at a third of the
+    size; a PNG already small enough, or one that stays too large, is returned unchanged.
+    """
+    if len(data) <= MAX_EMBEDDED_PNG:
+        return data
+    try:
+        from PIL import Image
+
+        with Image.open(io.BytesIO(data)) as im:
+            rgba = im.convert("RGBA")
+        flat = Image.new("RGB", rgba.size, "white")
+        flat.paste(rgba, mask=rgba.split()[-1])
+        small = io.BytesIO()
+        flat.quantize(colors=256, method=Image.Quantize.MEDIANCUT,
+                      dither=Image.Dither.NONE).save(small, format="PNG", optimize=True)
+    except Exception:  # noqa: BLE001 - PIL is optional; the original PNG is still valid
+        return data
+    out = small.getvalue()
+    return out if len(out) <= MAX_EMBEDDED_PNG else data
+
+
 def figure_html(fig, *, caption: str, alt: str, source: str, data: pd.DataFrame,
                 name: str | None = None, dpi: int = 100, decimals: int | Mapping = 1,
                 index: bool = False) -> str:
@@ -539,7 +571,7 @@ def _make_figure(fig, *, caption, alt, source, data, name, dpi, decimals, index)
         width, height = (int(round(v)) for v in f.get_size_inches() * dpi)
     finally:
         plt.close(f)
-    png_bytes = png.getvalue()
+    png_bytes = _embeddable_png(png.getvalue())
     try:
         from PIL import Image
 
@@ -593,8 +625,9 @@ def figure(fig, *, caption: str, alt: str, source: str, data: pd.DataFrame,
     name : str, optional
         Added to the download file names.
     dpi : int
-        Resolution of the PNG (default 100). A PNG over ``MAX_EMBEDDED_PNG`` bytes is not
-        embedded; the published page links it from the downloads.
+        Resolution of the PNG (default 100). A PNG over ``MAX_EMBEDDED_PNG`` bytes is
+        reduced to 256 colours; if still larger it is not embedded; the published page
+        links it from the downloads.
     decimals, index :
         As for :func:`table`, for the data table.
 
@@ -619,9 +652,17 @@ def _check_prose(text: str) -> str:
         raise ReportError("present.paragraph needs text; say what is not shown and why "
                           "(e.g. 'Not shown: fewer than 5 learners.') instead of an empty "
                           "paragraph.")
-    if _NAN_WORD.search(text):
-        raise ReportError(f"prose contains a missing value ({_NAN_WORD.search(text).group(0)!r})"
-                          f": {text[:120]!r}. Fix: say what is not available instead.")
+    for pattern, what in ((_NAN_WORD, "a missing value"), (_NOT_AVAILABLE, "'n/a'")):
+        m = pattern.search(text)
+        if m:
+            raise ReportError(f"prose contains {what} ({m.group(0)!r}): {text[:160]!r}. Fix: "
+                              "say what is not available and why instead (e.g. 'not shown: "
+                              "fewer than 5 learners').")
+    if _MARKER_WORD.search(_MARKER_EXPLAINED.sub("", text)):
+        raise ReportError(f"prose contains the suppression marker 'c' as a word: "
+                          f"{text[:160]!r}. Fix: the marker is for table cells; in a sentence "
+                          "say the number is not shown and why (e.g. 'not shown: fewer than "
+                          "5 learners').")
     return " ".join(text.split())
 
 
