@@ -24,7 +24,7 @@ from test_narrative import no_marker  # noqa: E402
 
 from nlc_eval.reports import measures, present  # noqa: E402
 from nlc_eval.reports.sections import cluster, family, formation, tracking  # noqa: E402
-from nlc_eval.reports.sections._common import Section  # noqa: E402
+from nlc_eval.reports.sections._common import Section, Table  # noqa: E402
 
 lab = measures.label
 NUM = r"[-+]?\d[\d,]*(?:\.\d+)?"
@@ -346,3 +346,251 @@ def test_synthetic_control_sentence_quotes_its_tables(effect):
     (placebo,) = [r for r in _cells(sec.tables["placebos"]).values()
                   if r["The authority itself"] == "Yes"]
     assert placebo["Fit before (RMSPE)"] == m.group(4)
+
+
+# ---------------------------------------------------------------------------
+# The authority overview: one precision for the effects of the whole page
+# ---------------------------------------------------------------------------
+
+def _authority_effects(ctx, rng: np.random.Generator) -> pd.DataFrame:
+    """Authority, two levels (one too small to show) and every cluster, at mixed scales."""
+    k = len(ctx.clusters)
+    est = np.round(rng.normal(0, 1.5, 3 + k) * rng.choice([1, 0.1, 0.01], 3 + k), 6)
+    half = np.abs(rng.normal(0.6, 0.4, 3 + k)) * rng.choice([1, 0.1], 3 + k) + 1e-3
+    n = [6944, 3473, 3] + list(rng.integers(1, 400, k))
+    return pd.DataFrame({
+        "scope": ["authority", "level", "level"] + ["cluster"] * k,
+        "label": ["authority", "universal", "additional", *ctx.clusters],
+        "level": ["all", "universal", "additional"] + ["all"] * k,
+        "estimate": est, "ci_low": est - half, "ci_high": est + half,
+        "n_treated": pd.array(n, dtype="Int64"),
+        "n_control": pd.array([54433] * (3 + k), dtype="Int64")})
+
+
+def _authority_impact(ctx, effects: pd.DataFrame) -> Section:
+    from nlc_eval.reports.sections import authority
+
+    ctx.models = {"effects": effects}
+    try:
+        return authority.impact(ctx)
+    finally:
+        ctx.models = {}
+
+
+def _authority_mismatches(ctx, sec: Section) -> list[str]:
+    cells = _cells(sec.tables["effects"])
+    out, seen = [], 0
+    for s in _sentences(sec):
+        m = _EFFECT.search(s)
+        if s.startswith(f"Across {ctx.authority_name},"):
+            row = ("All supports, authority",)
+        elif ": " in s and (s.split(": ")[0],) in cells:
+            row = (s.split(": ")[0],)
+        else:
+            continue
+        seen += 1
+        if m is None:
+            if cells[row][lab("effect")] != "c" or "not shown" not in s:
+                out.append(f"{row}: {s!r} against {cells[row]}")
+            continue
+        q = (("-" if m.group(2) == "lower" else "") + m.group(1), m.group(3), m.group(4)) \
+            if m.group(1) else (m.group(5), m.group(6), m.group(7))
+        shown = tuple(cells[row][c] for c in cluster.EFFECT_COLUMNS)
+        if q != shown:
+            out.append(f"{row}: sentence {q}, table {shown}")
+    if seen != len(cells):
+        out.append(f"{seen} sentences quote the {len(cells)} rows of the table")
+    return out
+
+
+def _printed_decimals(texts) -> set[int]:
+    return {len(t.split(".")[1]) if "." in t else 0 for t in texts if t not in ("c", "")}
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_authority_impact_quotes_its_table_at_one_precision_for_the_page(ctx, seed):
+    eff = _authority_effects(ctx, np.random.default_rng(seed))
+    sec = _authority_impact(ctx, eff)
+    assert _authority_mismatches(ctx, sec) == []
+    cells = _cells(sec.tables["effects"])
+    assert cells[("Additional support",)][lab("effect")] == "c"
+    # the cluster figure's data table prints its effects at the table's decimals
+    fig = sec.figures["clusters"]
+    assert fig.decimals == sec.tables["effects"].decimals
+    from nlc_eval import plots
+
+    present.start("test")
+    html = present.table_html(plots.figure_table(fig.data, fig.plot, fig.kwargs),
+                              caption="Figure data", source="Test", index=True,
+                              missing="c", decimals=fig.decimals)
+    soup = BeautifulSoup(html, "html.parser")
+    heads = [th.get_text() for th in soup.find("thead").find_all("th")]
+    fig_cells = [dict(zip(heads, [c.get_text() for c in tr.find_all(["th", "td"])],
+                          strict=True)) for tr in soup.find("tbody").find_all("tr")]
+    cols = [c for c in cluster.EFFECT_COLUMNS if c in heads]
+    assert cols, heads
+    printed = [r[c] for r in cells.values() for c in cluster.EFFECT_COLUMNS]
+    printed += [r[c] for r in fig_cells for c in cols]
+    assert len(_printed_decimals(printed)) == 1, printed
+    # independent of the section: every shown estimate on the page keeps two significant
+    # figures, and the decimals are the fewest that do (the page's largest need)
+    (d,) = _printed_decimals(printed)
+    values = [float(t.replace(",", "")) for r in fig_cells for t in [r[cols[0]]] if t != "c"]
+    values += [float(t.replace(",", "")) for r in cells.values()
+               for t in [r[lab("effect")]] if t != "c"]
+    assert all(v == 0 or _significant(f"{abs(v):.{d}f}") >= 2 for v in values)
+
+
+def test_the_authority_precision_check_can_fail(ctx):
+    eff = _authority_effects(ctx, np.random.default_rng(0))
+    eff[["estimate", "ci_low", "ci_high"]] = eff[["estimate", "ci_low", "ci_high"]] * 0 + [
+        0.31, 0.12, 0.54]
+    eff.loc[eff["scope"] == "cluster", ["estimate", "ci_low", "ci_high"]] = [0.05, 0.01, 0.09]
+    eff.loc[eff["scope"] == "cluster", "n_treated"] = 200
+    sec = _authority_impact(ctx, eff)
+    assert _authority_mismatches(ctx, sec) == []
+    # the clusters need two decimals (0.050), so the authority's 0.31 prints as 0.310
+    assert _cells(sec.tables["effects"])[("All supports, authority",)][lab("effect")] == "0.310"
+    sec.tables["effects"].decimals = 1
+    assert len(_authority_mismatches(ctx, sec)) == 2   # the authority and the universal level
+
+
+def test_authority_who_quotes_the_cluster_table_total(ctx):
+    from nlc_eval.reports.sections import authority
+
+    sec = authority.who(ctx)
+    total = _cells(sec.tables["clusters"])[("Total",)][lab("simd_q1_pct")]
+    assert f"; {total}% of pupils with a known SIMD quintile" in _sentences(sec)[0]
+
+
+def test_authority_gap_sentences_quote_the_gap_table(ctx):
+    sec = tracking.gaps(ctx, None)
+    table = sec.tables["gaps"]
+    cells = _cells(table)
+    rows = list(cells)
+    checked = 0
+    for heading, what in (("Attendance %", "attendance"),
+                          ("Literacy on track %", "literacy (share on track)"),
+                          ("Numeracy on track %", "numeracy (share on track)")):
+        s = next(x for x in _sentences(sec) if f"the {what} gap" in x)
+        row = cells[max(r for r in rows if r[0] == heading)]
+        if row["Gap (points)"] == "c":
+            assert "not shown" in s, s
+            continue
+        m = re.search(rf"is ({NUM}) percentage points \(95% interval ({NUM}) to ({NUM})\)", s)
+        assert m, s
+        assert m.groups() == (row["Gap (points)"], row["95% interval from"],
+                              row["95% interval to"]), (row, s)
+        checked += 1
+    assert checked
+
+
+def test_authority_consistency_sentences_have_no_marker(ctx):
+    from nlc_eval.reports.sections import authority
+
+    for make in (authority.consistency, authority.consistency_changes,
+                 authority.consistency_official):
+        sec = make(ctx)
+        _sentences(sec)
+        for t in sec.tables.values():
+            for n in t.notes:
+                no_marker(n)
+
+
+# ---------------------------------------------------------------------------
+# A cluster's and a family's schools in the authority's funnels
+# ---------------------------------------------------------------------------
+
+_OUTSIDE = re.compile(rf"([^,:(]+?) \((P1|P4|P7|S3) ([a-z ]+), ({NUM})%, "
+                      r"((?:above|below) the (?:95|99\.8)% limit)\)")
+
+
+def test_highlighted_funnels_quote_their_data_and_say_what_is_hidden(ctx):
+    from nlc_eval import acel_consistency as ac
+    from nlc_eval.reports.sections import consistency as cons
+
+    names = {v.lower(): k for k, v in ac.ORGANISERS.items()}
+    hidden_seen = outside_seen = 0
+    for cid in ctx.clusters:
+        sec = cluster.consistency(ctx, cid)
+        text = _sentences(sec)
+        assert any("prompt for a moderation conversation, not a verdict" in s for s in text)
+        fig = sec.figures["funnels"]
+        present.start("test")
+        tab = _cells(Table(fig.data, "Figure data", "Test"))
+        # independent of the section: the pupil records' funnel of this cluster's schools
+        codes = set(ctx.schools.loc[ctx.schools["cluster"].astype(str) == cid, "seed_code"]
+                    .astype(str)) - cons._special(ctx)
+        res = fig.kwargs["result"]
+        pub = res.publishable()
+        mine = pub[(pub["year"] == fig.kwargs["year"]) & pub["seed_code"].isin(codes)]
+        shown, hidden = mine[mine["shown"]], mine[~mine["shown"]]
+        pos = shown["position"]
+        m = re.search(r"that can be shown .*?, (\d+) lie inside the 95% limits, (\d+) above "
+                      r"and (\d+) below", " ".join(text))
+        assert m, text
+        assert [int(g) for g in m.groups()] == [
+            int((pos == "inside the limits").sum()), int(pos.str.startswith("above").sum()),
+            int(pos.str.startswith("below").sum())]
+        for q in _OUTSIDE.finditer(" ".join(text)):
+            school, stage, org, share, where = q.groups()
+            school = school.strip().removeprefix("and ")
+            row = shown[(shown["school_name"] == school) & (shown["stage"] == stage)
+                        & (shown["organiser"] == names[org])].iloc[0]
+            assert row["position"] == where
+            assert share == f"{np.round(100 * row['share'], 1):.1f}"
+            if names[org] in fig.kwargs["organisers"]:
+                assert tab[(school, stage)][f"{ac.ORGANISERS[names[org]]} %"] == share
+            outside_seen += 1
+        # every hidden result is named as not shown and printed as c, never drawn
+        for r in hidden.itertuples():
+            hidden_seen += 1
+            assert f"{r.school_name} at {r.stage} (" in " ".join(text)
+            if r.organiser in fig.kwargs["organisers"]:
+                assert tab[(r.school_name, r.stage)][f"{ac.ORGANISERS[r.organiser]} %"] == "c"
+        alt = cons.grid_alt_text(res, fig.kwargs["stages"], fig.kwargs["organisers"],
+                                 fig.kwargs["year"], caption=fig.caption,
+                                 highlight=fig.kwargs["highlight"], table=fig.kwargs["table"],
+                                 name=cid)
+        for (school, stage), row in tab.items():
+            for org in fig.kwargs["organisers"]:
+                v = row[f"{ac.ORGANISERS[org]} %"]
+                part = alt.split(f"{stage} {ac.ORGANISERS[org].lower()}: ")[1].split(". ")[0]
+                expect = (f"{school} not shown (small numbers)" if v == "c"
+                          else f"{school} {v}%, ")
+                assert expect in part, (expect, part)
+        no_marker(alt)
+    assert hidden_seen and outside_seen, "the check saw no hidden or no outside result"
+
+
+def test_the_highlighted_check_can_fail(ctx):
+    # the alt text of a hidden result would give its share: the table's c is not in it
+    from nlc_eval.reports.sections import consistency as cons
+
+    sec = cluster.consistency(ctx, ctx.clusters[0])
+    kw = sec.figures["funnels"].kwargs
+    pub = kw["table"].copy()
+    hide = pub["seed_code"].isin(kw["highlight"]) & ~pub["shown"]
+    assert hide.any()
+    leaky = pub.assign(shown=True)
+    alt = cons.grid_alt_text(kw["result"], kw["stages"], kw["organisers"], kw["year"],
+                             highlight=kw["highlight"], table=leaky, name="x")
+    assert "not shown (small numbers)" not in alt
+
+
+def test_family_of_additional_support_needs_schools_says_it_is_not_compared(ctx):
+    from nlc_eval.reports.context import build_context
+    from nlc_eval.reports.sections import family
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("NLC_EVAL_OFFICIAL_DATA", raising=False)
+        fctx = build_context(None, None, seed=0, families=True, models=False)
+    special = [f for f in fctx.family_ids
+               if (family.schools(fctx, f)["sector"] == "special").all()]
+    mainstream = [f for f in fctx.family_ids if f not in special]
+    sec = family.consistency(fctx, special[0])
+    assert not sec.figures and "not shown" in _sentences(sec)[0]
+    assert any("not comparable with mainstream" in n for n in sec.notes)
+    sec = family.consistency(fctx, mainstream[0])
+    assert sec.figures["funnels"].data.index.names == ["School", "Stage"]
+    _sentences(sec)

@@ -152,34 +152,78 @@ def gaps(ctx) -> Section:
 
 
 def impact(ctx) -> Section:
-    """Authority-wide effects on attendance by level and by cluster, with their limits."""
-    sec = impact_sections.summary(ctx)
-    from nlc_eval.reports import impact_models
-    from nlc_eval.reports.sections.cluster import estimate_sessions
+    """Authority-wide effects on attendance by level and by cluster, with their limits.
 
+    Every effect on the page (the table by level, the figures and the sentences) is printed
+    at one precision, :func:`~nlc_eval.reports.sections.cluster.effect_decimals` of every
+    row shown, so that a number quoted in a sentence is the table's cell.
+    """
+    from nlc_eval.reports import impact_models
+    from nlc_eval.reports.sections import cluster as cl
+
+    sec = impact_sections.summary(ctx)
     eff = ctx.models.get("effects") if ctx.models else None
     if eff is None:
         eff = impact_models.effects_table(ctx)
-    cl = eff[eff["scope"] == "cluster"]
-    if len(cl):
-        from nlc_eval.reports.sections.cluster import effects_display
-
-        shown = effects_display(eff)
-        keep = shown.index[shown.index.str.endswith(", all supports")]
+    table = sec.tables["effects"].data
+    shown = [table]
+    if (eff["scope"] == "cluster").any():
+        every = cl.effects_display(eff)
+        keep = every.index[every.index.str.endswith(", all supports")]
+        clusters = every.loc[keep]
+        shown.append(clusters)
         fig = pd.DataFrame({"Cluster": [k.removesuffix(", all supports") for k in keep],
-                            lab("effect"): shown.loc[keep, lab("effect")].astype(float).to_numpy(),
-                            "95% interval from": shown.loc[keep, "95% interval from"]
+                            lab("effect"): clusters[lab("effect")].astype(float).to_numpy(),
+                            "95% interval from": clusters["95% interval from"]
                             .astype(float).to_numpy(),
-                            "95% interval to": shown.loc[keep, "95% interval to"]
+                            "95% interval to": clusters["95% interval to"]
                             .astype(float).to_numpy()})
         sec.figures["clusters"] = Figure(
             "forest", fig, {"label": "Cluster", "estimate": lab("effect"),
                             "low": "95% interval from", "high": "95% interval to",
                             "unit": "percentage points"},
             caption=f"Effect of cluster supports on attendance by cluster with 95% intervals, "
-                    f"{estimate_sessions(ctx)}",
+                    f"{cl.estimate_sessions(ctx)}",
             source=measures.source_line("effect", pupil_source=ctx.pupil_source))
+    d = cl.effect_decimals(pd.concat([t[list(cl.EFFECT_COLUMNS)] for t in shown]))
+    decimals = dict.fromkeys(cl.EFFECT_COLUMNS, d)
+    sec.tables["effects"].decimals = decimals
+    for f in sec.figures.values():
+        f.decimals = decimals
+    sec.sentences = _effect_sentences(ctx, table, d) + [
+        s for s in sec.sentences if not _is_effect_sentence(ctx, s, table)]
+    sec.results["decimals"] = d
     return sec
+
+
+def _is_effect_sentence(ctx, sentence: str, table: pd.DataFrame) -> bool:
+    """Whether a sentence of the impact summary quotes one of the table's effects."""
+    starts = [f"Across {ctx.authority_name}, from "] + [
+        f"{row}: " for row in table.index if not str(row).startswith("All supports")]
+    return any(sentence.startswith(s) for s in starts)
+
+
+def _effect_sentences(ctx, table: pd.DataFrame, decimals: int) -> list[str]:
+    """The authority's and each level's effect, from the effects table as printed."""
+    from nlc_eval.reports.sections import cluster as cl
+
+    est, low, high = cl.EFFECT_COLUMNS
+    out = []
+    span = cl.estimate_sessions(ctx)
+    for row, r in table.iterrows():
+        if pd.isna(r[est]):
+            words = None
+        else:
+            words = cl.effect_words(r[est], r[low], r[high], decimals)
+        if str(row) == "All supports, authority":
+            if words is not None:
+                out.insert(0, f"Across {ctx.authority_name}, from {span}, learners in the term "
+                              f"their cluster support started had {words}.")
+        elif words is None:
+            out.append(f"{row}: not shown, fewer than 5 learners.")
+        else:
+            out.append(f"{row}: {words}.")
+    return out
 
 
 def consistency(ctx) -> Section:

@@ -294,8 +294,18 @@ def gaps(ctx, cluster: str) -> Section:
     return tracking.gaps(ctx, check_cluster(ctx, cluster))
 
 
+def consistency(ctx, cluster: str) -> Section:
+    """The cluster's schools highlighted in the authority's funnel plots of ACEL judgements."""
+    from nlc_eval.reports.sections import consistency as cons
+
+    cluster = check_cluster(ctx, cluster)
+    codes = ctx.schools.loc[ctx.schools["cluster"].astype(str) == cluster, "seed_code"]
+    return cons.highlighted(ctx, list(codes.astype(str)), name=cluster)
+
+
 def results(ctx, cluster: str, *, who: Section, dashboard: Section, drivers: Section,
-            gaps: Section, impact: Section) -> dict[str, Any]:
+            gaps: Section, impact: Section, consistency: Section | None = None
+            ) -> dict[str, Any]:
     """Key results of a cluster report, with its title and headlines."""
     heads = [who.sentences[0]] if who.sentences else []
     heads += list(dashboard.results.get("headlines", []))
@@ -304,4 +314,5 @@ def results(ctx, cluster: str, *, who: Section, dashboard: Section, drivers: Sec
     return {"title": f"{cluster}: cluster report", "kind": "cluster", "cluster": cluster,
             "source": ctx.source, "pupil_source": ctx.pupil_source, "session": ctx.year,
             "headlines": heads, "sections": collect(who=who, dashboard=dashboard,
-                                                    drivers=drivers, gaps=gaps, impact=impact)}
+                                                    drivers=drivers, gaps=gaps, impact=impact,
+                                                    consistency=consistency)}

@@ -38,14 +38,15 @@ SHORT = {"below the 99.8% limit": "below 99.8%", "below the 95% limit": "below 9
 
 
 class ConsistencySection(Section):
-    """A section whose figures may be funnel plots (``plot="funnel"``)."""
+    """A section whose figures may be funnel plots (``plot="funnel"``: one stage, a panel
+    per organiser; ``plot="funnel_grid"``: a panel per stage and organiser)."""
 
     def show_figure(self, name: str) -> None:
         """Draw a funnel figure with alt text and its data, or defer to the house charts."""
         f = self.figures.get(name)
         if f is None:
             return
-        if f.plot != "funnel":
+        if f.plot not in ("funnel", "funnel_grid"):
             super().show_figure(name)
             return
         from nlc_eval import acel_consistency as ac
@@ -54,6 +55,15 @@ class ConsistencySection(Section):
         kw = f.kwargs
         if f.data is None or f.data.empty:
             present.paragraph(f"{f.caption}: no figure. {f.empty}")
+            return
+        if f.plot == "funnel_grid":
+            fig = funnel_grid(kw["result"], kw["stages"], kw["organisers"], kw["year"],
+                              highlight=kw["highlight"], table=kw["table"], name=kw["name"])
+            alt = grid_alt_text(kw["result"], kw["stages"], kw["organisers"], kw["year"],
+                                caption=f.caption, highlight=kw["highlight"],
+                                table=kw["table"], name=kw["name"])
+            present.figure(fig, caption=f.caption, alt=alt, source=f.source, data=f.data,
+                           name=name, index=True)
             return
         fig = ac.funnel_figure(kw["result"], kw["stage"], kw["year"],
                                highlight=kw.get("highlight"), table=kw["table"])
@@ -71,41 +81,74 @@ def _slug(stage: str) -> str:
     return "funnel_" + "".join(ch for ch in stage.lower() if ch.isalnum())
 
 
-def _pupil_result(ctx, method: str):
-    from nlc_eval import acel_consistency as ac
+def _special(ctx) -> set[str]:
+    """Seed codes of the additional support needs schools (not in the pupil funnels)."""
+    return set(ctx.schools.loc[ctx.schools["sector"].astype(str) == "special",
+                               "seed_code"].astype(str))
 
-    key = ("acel_consistency", method)
+
+def _cached(ctx, key, make):
     cached = ctx.models.get(key) if isinstance(ctx.models, dict) else None
     if cached is not None:
         return cached
-    counts = ac.pupil_counts(ctx.data.attainment, ctx.data.pupils, ctx.schools)
-    # additional support needs schools are not compared with mainstream schools' levels
-    special = set(ctx.schools.loc[ctx.schools["sector"].astype(str) == "special",
-                                  "seed_code"].astype(str))
-    counts = counts[~counts["seed_code"].isin(special)].reset_index(drop=True)
-    res = ac.funnel(counts, target="authority", method=method)
-    changes = ac.year_to_year(counts, method=method) if counts["year"].nunique() > 1 \
-        else None
+    value = make()
     if isinstance(ctx.models, dict):
-        ctx.models[key] = (res, changes)
-    return res, changes
+        ctx.models[key] = value
+    return value
 
 
-def _figure_data(pub: pd.DataFrame, raw: pd.DataFrame, stage: str, year: int, simd: bool
-                 ) -> pd.DataFrame:
+def _pupil_counts(ctx) -> pd.DataFrame:
+    from nlc_eval import acel_consistency as ac
+
+    def make():
+        counts = ac.pupil_counts(ctx.data.attainment, ctx.data.pupils, ctx.schools)
+        # additional support needs schools are not compared with mainstream schools' levels
+        return counts[~counts["seed_code"].isin(_special(ctx))].reset_index(drop=True)
+
+    return _cached(ctx, ("acel_counts",), make)
+
+
+def _funnel_result(ctx, method: str):
+    """The authority-target funnels of the pupil records (computed once per context)."""
+    from nlc_eval import acel_consistency as ac
+
+    return _cached(ctx, ("acel_funnel", method),
+                   lambda: ac.funnel(_pupil_counts(ctx), target="authority", method=method))
+
+
+def _pupil_result(ctx, method: str):
+    """The funnels and the year-to-year changes of the pupil records (cached)."""
+    from nlc_eval import acel_consistency as ac
+
+    def make():
+        counts = _pupil_counts(ctx)
+        return (ac.year_to_year(counts, method=method) if counts["year"].nunique() > 1
+                else None)
+
+    return _funnel_result(ctx, method), _cached(ctx, ("acel_changes", method), make)
+
+
+def _figure_data(pub: pd.DataFrame, raw: pd.DataFrame, stage: str, year: int, simd: bool,
+                 *, organisers=None, codes=None, authority: bool = False) -> pd.DataFrame:
     """One row per school: pupils, and each organiser's share and position (wide).
 
     Pupils assessed come from ``raw`` (suppression of the table hides those below 5);
     shares, positions and targets from ``pub`` (already hidden where they would disclose).
+    ``organisers`` and ``codes`` (seed codes) restrict the columns and rows; ``authority``
+    adds each organiser's authority share (the funnel's target).
     """
     from nlc_eval.acel_consistency import ORGANISERS
 
-    sel = ((pub["stage"] == stage) & (pub["year"] == int(year))).to_numpy()
+    sel = ((pub["stage"] == stage) & (pub["year"] == int(year))).to_numpy().copy()
+    if codes is not None:
+        sel &= pub["seed_code"].astype(str).isin([str(c) for c in codes]).to_numpy()
     g = pub[sel].assign(assessed=raw["assessed"].to_numpy()[sel])
     names = g.drop_duplicates("seed_code").set_index("seed_code")["school_name"]
     out = pd.DataFrame(index=names.index)
     first = True
     for org, org_name in ORGANISERS.items():
+        if organisers is not None and org not in organisers:
+            continue
         o = g[g["organiser"] == org].set_index("seed_code")
         if o.empty:
             continue
@@ -116,6 +159,8 @@ def _figure_data(pub: pd.DataFrame, raw: pd.DataFrame, stage: str, year: int, si
         out[f"{org_name} %"] = (100 * o["share"]).round(1).reindex(out.index)
         if simd:
             out[f"{org_name} expected %"] = (100 * o["target"]).round(1).reindex(out.index)
+        if authority:
+            out[f"{org_name}: authority %"] = (100 * o["target"]).round(1).reindex(out.index)
         out[f"{org_name} position"] = o["position"].map(SHORT).reindex(out.index)
     labels = unique_labels(names.reindex(out.index).astype(str), pd.Series(out.index,
                                                                           index=out.index))
@@ -123,9 +168,11 @@ def _figure_data(pub: pd.DataFrame, raw: pd.DataFrame, stage: str, year: int, si
     return out.sort_index()
 
 
-def _flag_table(res, pub: pd.DataFrame, *, label_target: str) -> tuple[pd.DataFrame, int]:
+def _flag_table(res, pub: pd.DataFrame, *, label_target: str, codes=None
+                ) -> tuple[pd.DataFrame, int]:
     """Officers' table: results outside the 99.8% limits, or outside the 95% limits in the
-    same direction in two or more sessions. Returns the table and how many were hidden."""
+    same direction in two or more sessions (of the schools ``codes``, default every
+    school). Returns the table and how many were hidden."""
     s = res.schools
     side = np.sign(s["z_adjusted"].to_numpy(float)) * s["outside_95"].to_numpy()
     s = s.assign(_side=side)
@@ -133,6 +180,8 @@ def _flag_table(res, pub: pd.DataFrame, *, label_target: str) -> tuple[pd.DataFr
     key = list(zip(s["seed_code"], s["stage"], s["organiser"], s["_side"], strict=True))
     times = np.array([repeat.get(k, 0) for k in key])
     keep = s["outside_998"].to_numpy() | (times >= 2)
+    if codes is not None:
+        keep &= s["seed_code"].astype(str).isin([str(c) for c in codes]).to_numpy()
     rows = pub[keep].copy()
     rows["_times"] = times[keep]
     hidden = int((~rows["shown"].astype(bool)).sum())
@@ -381,6 +430,268 @@ def official(ctx, *, highlight=None, method: str = "additive") -> ConsistencySec
                             "SIMD profile achieve across Scotland; the limits are about "
                             "single schools against that national expectation.")
     sec.results["authority_vs_expected_points"] = num(gap)
+    return sec
+
+
+# ---------------------------------------------------------------------------
+# A cluster's or family's schools among every school of the authority
+# ---------------------------------------------------------------------------
+
+#: Organisers drawn in the cluster and family reports (their table lists every organiser).
+HIGHLIGHT_ORGANISERS = ("reading", "numeracy")
+#: Most highlighted schools named in one panel of :func:`funnel_grid`.
+GRID_LABELS = 2
+#: Why a school's result is not shown, in a sentence.
+HIDDEN_REASON = ("the numbers are too small to publish (fewer than 5 pupils assessed, or "
+                 "fewer than 5 achieving or not achieving the level)")
+
+
+def _codes(highlight) -> list[str]:
+    if highlight is None:
+        return []
+    return [str(h) for h in ([highlight] if isinstance(highlight, str | int) else highlight)]
+
+
+def _listing(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _panels(result, stages, organisers, year) -> list[tuple[str, str]]:
+    have = {(s, o) for s, o, y in result.groups() if y == int(year)}
+    return [(s, o) for s in stages for o in organisers if (s, o) in have]
+
+
+def funnel_grid(result, stages, organisers, year: int, *, highlight=None, table=None,
+                name: str = ""):
+    """Small multiples: a funnel plot per stage (rows) and organiser (columns).
+
+    ``highlight`` schools are drawn as diamonds (:func:`~nlc_eval.acel_consistency.plot_funnel`),
+    named in a panel with at most :data:`GRID_LABELS` of them (more would overlap; the
+    data table names them all); a hidden share (``table``, default
+    :meth:`FunnelResult.publishable`) is not drawn. ``name`` names them in the legend.
+    """
+    import matplotlib.pyplot as plt
+
+    from nlc_eval import acel_consistency as ac
+    from nlc_eval import plots
+
+    tab = result.publishable() if table is None else table
+    have = set(_panels(result, stages, organisers, year))
+    rows, cols = len(stages), len(organisers)
+    if not have:
+        raise ValueError(f"no funnel for {stages} and {organisers} in {year}")
+    height = 2.5 * rows + 0.9
+    fig, axes = plt.subplots(rows, cols, figsize=(plots.WIDTH * (1.2 if cols > 1 else 1),
+                                                  height), squeeze=False)
+    labels: dict[str, Any] = {}
+    mine = f"schools of {name}" if name else "highlighted schools"
+    legend = {"target": "authority's share", "highlighted school": mine,
+              "highlighted schools": mine}
+    for i, stage in enumerate(stages):
+        for j, org in enumerate(organisers):
+            ax = axes[i, j]
+            if (stage, org) not in have:
+                ax.set_visible(False)
+                continue
+            ac.plot_funnel(result, stage, org, year, highlight=highlight, ax=ax, table=tab,
+                           legend=False)
+            ax.set_title(f"{stage} {ac.ORGANISERS.get(org, org).lower()}", fontsize=11)
+            ax.tick_params(labelsize=9)
+            ax.set_xlabel(ax.get_xlabel() if i == rows - 1 else "", fontsize=9)
+            ax.set_ylabel("% achieving" if j == 0 else "", fontsize=9)
+            if len(ax.texts) > GRID_LABELS:
+                for t in list(ax.texts):
+                    t.remove()
+            for h, lab_ in zip(*ax.get_legend_handles_labels(), strict=True):
+                lab_ = legend.get(lab_, lab_)
+                labels.setdefault(lab_, h)
+    fig.legend(list(labels.values()), list(labels), loc="lower center", ncol=3, fontsize=9,
+               frameon=False, bbox_to_anchor=(0.5, 0.0))
+    fig.tight_layout(rect=(0, (0.75 if len(labels) > 3 else 0.45) / height, 1, 1))
+    return fig
+
+
+def _pct(v: float) -> str:
+    """A share as the tables print it (rounded as they round it, then formatted)."""
+    from nlc_eval import formatting as fmt
+
+    return fmt.number(float(np.round(100 * float(v), 1)), 1) + "%"
+
+
+def grid_alt_text(result, stages, organisers, year: int, *, caption: str = "",
+                  highlight=None, table=None, name: str = "the highlighted schools") -> str:
+    """Alt text of :func:`funnel_grid` from the data: each panel's authority share, how
+    many schools lie outside the 95% limits, and where each highlighted school is."""
+    from nlc_eval.acel_consistency import ORGANISERS, POSITIONS
+
+    tab = result.publishable() if table is None else table
+    hl = set(_codes(highlight))
+    start = f"{caption}: " if caption else ""
+    text = [f"{start}funnel plots of the share of pupils achieving the expected level "
+            f"against pupils assessed, one panel per stage and organiser, session "
+            f"{measures.session(year)}, with the authority's share and 95% and 99.8% "
+            f"limits; the schools of {name} are diamonds."]
+    for stage, org in _panels(result, stages, organisers, year):
+        g = tab[(tab["stage"] == stage) & (tab["organiser"] == org)
+                & (tab["year"] == int(year))]
+        shown = g[g["shown"].astype(bool)]
+        pos = shown["position"].value_counts()
+        up = int(pos.get(POSITIONS[3], 0) + pos.get(POSITIONS[4], 0))
+        down = int(pos.get(POSITIONS[0], 0) + pos.get(POSITIONS[1], 0))
+        target = float(result._group(stage, org, year)["target_mean"])
+        part = (f"{stage} {ORGANISERS[org].lower()}: authority {_pct(target)}; "
+                f"{len(shown)} schools shown, {up} above and {down} below the 95% limits")
+        mine = g[g["seed_code"].astype(str).isin(hl)]
+        for r in mine.sort_values("school_name").itertuples():
+            if bool(r.shown):
+                part += f"; {r.school_name} {_pct(r.plotted)}, {r.position}"
+            else:
+                part += f"; {r.school_name} not shown (small numbers)"
+        text.append(part + ".")
+    text.append("The values of the schools of " + name + " are in the table under the figure.")
+    return " ".join(text)
+
+
+def highlighted(ctx, highlight, *, name: str, year: int = 0,
+                organisers=HIGHLIGHT_ORGANISERS, method: str = "additive"
+                ) -> ConsistencySection:
+    """A cluster's or family's schools in the authority's funnel plots of ACEL judgements.
+
+    One small-multiples figure: a panel per stage the schools have and organiser drawn
+    (``organisers``, default reading and numeracy), every mainstream school of the
+    authority against the authority's share, the schools ``highlight`` (seed codes) as
+    labelled diamonds. Sentences say where the schools' results lie (every organiser), which
+    cannot be shown and why, and that outside the limits is a prompt for moderation; a table
+    lists their results for moderation (outside the 99.8% limits, or outside the 95% limits
+    on the same side in two or more sessions).
+
+    Parameters
+    ----------
+    highlight : seed code or list of them
+        The report's schools.
+    name : str
+        How the sentences name the group ("Cluster 07", "family 3").
+    year : int
+        Session (the calendar year it starts); 0 means the latest in the pupil records.
+    """
+    from nlc_eval.acel_consistency import ORGANISERS, POSITIONS
+
+    sec = ConsistencySection()
+    codes = _codes(highlight)
+    schools = ctx.schools.assign(seed_code=ctx.schools["seed_code"].astype(str))
+    names = schools.drop_duplicates("seed_code").set_index("seed_code")["school_name"]
+    special = [c for c in codes if c in _special(ctx)]
+    codes = [c for c in codes if c not in special]
+    if special:
+        listing = _listing(sorted(str(names.get(c, c)) for c in special))
+        sec.notes.append(f"Additional support needs schools ({listing}) are not in the "
+                         "funnels: their pupils' levels are not comparable with mainstream "
+                         "schools'.")
+    if not codes:
+        sec.sentences.append(f"The funnel plots of ACEL judgements compare mainstream "
+                             f"schools; {name} has none, so they are not shown.")
+        sec.results.update(results=0, shown=0)
+        return sec
+    res = _funnel_result(ctx, method)
+    years = sorted(int(y) for y in res.schools["year"].unique())
+    session = int(year) if year and int(year) in years else years[-1]
+    sname = measures.session(session)
+    pub = res.publishable()
+    latest = (pub["year"] == session).to_numpy()
+    mine = pub[latest & pub["seed_code"].astype(str).isin(codes).to_numpy()]
+    absent = [c for c in codes if c not in set(mine["seed_code"].astype(str))]
+    source = measures.source_line("acel_assessed", pupil_source=ctx.pupil_source)
+    orgs = [o for o in organisers if o in ORGANISERS]
+    org_words = _listing([ORGANISERS[o].lower() for o in orgs])
+    shown = mine[mine["shown"].astype(bool)]
+    drawn = shown[shown["organiser"].isin(orgs)]
+    stages = sorted(drawn["stage"].unique(), key=_stage_key)
+    sec.sentences.append(
+        f"The funnel plots place the schools of {name} (diamonds) among every mainstream "
+        f"school of the authority: each school's share of pupils achieving the expected "
+        f"level in {org_words}, session {sname}, against the number of pupils it assessed, "
+        "with 95% and 99.8% limits around the authority's share. Small schools' shares vary "
+        "more by chance, so the limits are wider for them.")
+    if len(shown):
+        pos = shown["position"].value_counts()
+        up = int(pos.get(POSITIONS[3], 0) + pos.get(POSITIONS[4], 0))
+        down = int(pos.get(POSITIONS[0], 0) + pos.get(POSITIONS[1], 0))
+        inside = int(pos.get(POSITIONS[2], 0))
+        text = (f"Of the {len(shown)} results of {name}'s schools in session {sname} that "
+                f"can be shown (each stage and organiser, all four organisers), {inside} "
+                f"lie inside the 95% limits, {up} above and {down} below")
+        out = shown[shown["position"] != POSITIONS[2]].copy()
+        if len(out):
+            out["_k"] = out["stage"].map(_stage_key)
+            out["_o"] = out["organiser"].map(list(ORGANISERS).index)
+            out = out.sort_values(["school_name", "_k", "_o"])
+            items = [f"{r.school_name} ({r.stage} {ORGANISERS[r.organiser].lower()}, "
+                     f"{_pct(r.share)}, {r.position})" for r in out.itertuples()]
+            more = len(items) - 8
+            text += ": " + _listing(items[:8] if more <= 0 else [*items[:8],
+                                                                 f"{more} more"])
+        sec.sentences.append(text + ".")
+    hidden = mine[~mine["shown"].astype(bool)]
+    if len(hidden):
+        items = []
+        for (school, stage), g in hidden.assign(_k=hidden["stage"].map(_stage_key)) \
+                .sort_values(["school_name", "_k"]).groupby(["school_name", "stage"],
+                                                            sort=False):
+            have = mine[(mine["school_name"] == school) & (mine["stage"] == stage)]
+            which = ("every organiser" if len(g) == len(have) else
+                     _listing([ORGANISERS[o].lower() for o in ORGANISERS
+                               if o in set(g["organiser"])]))
+            items.append(f"{school} at {stage} ({which})")
+        sec.sentences.append(f"Not shown, because {HIDDEN_REASON}: {_listing(items)}; these "
+                             "results are not drawn.")
+    if absent:
+        listing = _listing(sorted(str(names.get(c, c)) for c in absent))
+        sec.sentences.append(f"No ACEL judgements of pupils of {listing} are in the pupil "
+                             f"records of session {sname}, so they are not shown.")
+    sec.sentences.append(MODERATION)
+    sec.notes.extend(res.assumptions[1:-1])
+    parts = []
+    for stage in stages:
+        d = _figure_data(pub, res.schools, stage, session, False, organisers=orgs,
+                         codes=codes, authority=True)
+        d.index = pd.MultiIndex.from_arrays([d.index, [stage] * len(d)],
+                                            names=["School", "Stage"])
+        parts.append(d)
+    data = _published(pd.concat(parts)) if parts else pd.DataFrame()
+    sec.figures["funnels"] = Figure(
+        "funnel_grid", data,
+        {"result": res, "stages": stages, "organisers": orgs, "year": session,
+         "highlight": codes, "table": pub, "name": name},
+        caption=f"Share of pupils achieving the expected level in {org_words} against "
+                f"pupils assessed, schools of {name} among every mainstream school of the "
+                f"authority, with 95% and 99.8% limits, session {sname}",
+        source=source, empty=f"None of the results of {name}'s schools in {org_words} can "
+                             "be shown.")
+    flags, hidden_flags = _flag_table(res, pub, label_target="Authority %", codes=codes)
+    period = measures.sessions(years[0], years[-1])
+    notes = ["Listed: results outside the 99.8% limits, and results outside the 95% limits "
+             "on the same side in two or more sessions, every organiser.", MODERATION]
+    if hidden_flags:
+        notes.append(f"{hidden_flags} further flagged results of these schools are not listed "
+                     "because the school's numbers are too small to publish.")
+    if len(flags):
+        sec.tables["flagged"] = Table(
+            _published(flags), caption=f"Results of the schools of {name} for moderation: "
+                                       f"outside the limits, {period}", source=source,
+            notes=tuple(notes), decimals={"z-score (adjusted)": 2})
+    else:
+        sec.sentences.append(f"No result of {name}'s schools that can be shown is outside "
+                             f"the 99.8% limits, or outside the 95% limits on the same side "
+                             f"in two or more sessions, from {period}.")
+        if hidden_flags:
+            sec.sentences.append(f"{hidden_flags} such results are not listed because the "
+                                 "school's numbers are too small to publish.")
+    sec.results.update(
+        session=session, results=int(len(mine)), shown=int(len(shown)),
+        not_shown=int(len(hidden)),
+        outside_95=int((shown["position"] != POSITIONS[2]).sum()),
+        flagged_listed=int(len(flags)), flagged_not_listed=hidden_flags,
+        stages=list(stages), organisers=list(orgs))
     return sec
 
 

@@ -345,12 +345,23 @@ def learning(ctx, family: str, *, year: int = 0) -> Section:
     return sec
 
 
+def consistency(ctx, family: str, *, year: int = 0) -> Section:
+    """The family's schools highlighted in the authority's funnel plots of ACEL judgements."""
+    from nlc_eval.reports.sections import consistency as cons
+
+    family = check_family(ctx, family)
+    codes = schools(ctx, family)["seed_code"].astype(str)
+    return cons.highlighted(ctx, list(codes), name=f"family {family}",
+                            year=_session(ctx, year))
+
+
 def results(ctx, family: str, *, members: Section, profiles: Section, outcomes: Section,
-            learn: Section) -> dict[str, Any]:
+            learn: Section, consistency: Section | None = None) -> dict[str, Any]:
     """Key results of a family report."""
     heads = members.sentences[:1] + list(outcomes.results.get("headlines", []))
     heads += learn.sentences[:2]
     return {"title": f"Family group {family}", "kind": "family", "family": family,
             "source": ctx.source, "pupil_source": ctx.pupil_source, "session": ctx.year,
             "headlines": heads, "sections": collect(members=members, profiles=profiles,
-                                                    outcomes=outcomes, learn=learn)}
+                                                    outcomes=outcomes, learn=learn,
+                                                    consistency=consistency)}
