@@ -310,3 +310,32 @@ def test_report_states_mdes_and_sensitivity_beside_the_effect():
     s = est.sensitivity(benchmarks=["simd_q1"], kd=(1,))
     assert results["robustness_value"] == pytest.approx(s["robustness_value"], abs=1e-4)
     assert "as strong as living in SIMD deciles 1-2" in lines[1]
+
+
+def test_benchmark_partial_r2_equal_refitting_without_the_benchmark():
+    # the F-test identity used by ols_inputs against refitting the reduced regressions
+    # by least squares (full rank), and the refitting fallback for a rank-deficient design
+    rng = np.random.default_rng(11)
+    n = 400
+    x = rng.normal(size=(n, 5))
+    d = (x[:, 0] + rng.normal(size=n) > 0).astype(float)
+    y = 1.5 * d + x @ np.array([0.5, -0.3, 0.2, 0.0, 0.8]) + rng.normal(size=n)
+    X = np.column_stack([np.ones(n), d, x])
+    groups = {"a": [2], "b": [3, 4], "c": [6]}
+
+    def refit(Xm, v, drop):
+        keep = [j for j in range(Xm.shape[1]) if j not in drop]
+        r = v - Xm[:, keep] @ np.linalg.lstsq(Xm[:, keep], v, rcond=None)[0]
+        return r @ r
+
+    for design in (X, np.column_stack([X, X[:, 2] + X[:, 3]])):   # second: rank deficient
+        got = ols_inputs(design, y, 1, benchmarks=groups)["benchmarks"]
+        Xo = np.delete(design, 1, axis=1)
+        rss, rss_d = refit(design, y, []), refit(Xo, d, [])
+        for name, cols in groups.items():
+            r2y = 1 - rss / refit(design, y, cols)
+            r2d = 1 - rss_d / refit(Xo, d, [c - 1 for c in cols])
+            assert got[name]["r2yxj_dx"] == pytest.approx(max(r2y, 0), abs=1e-9)
+            assert got[name]["r2dxj_x"] == pytest.approx(max(r2d, 0), abs=1e-9)
+    with pytest.raises(ImpactError, match="not the treatment"):
+        ols_inputs(X, y, 1, benchmarks={"bad": [1]})

@@ -199,16 +199,39 @@ def ols_inputs(X: np.ndarray, y: np.ndarray, treatment: int, *, n_absorbed: int 
     d = X[:, treatment]
     others = [j for j in range(k) if j != treatment]
     Xo = X[:, others]
-    rss_d = _rss(Xo, d)
+    full_rank = np.linalg.matrix_rank(X.T @ X) == k
+    if full_rank:
+        # the residual sum of squares after dropping columns C, from the full fit alone:
+        # RSS_C = RSS + b_C' [(X'X)^-1]_CC^-1 b_C (the F-test identity), so no refit
+        Go_inv = np.linalg.inv(Xo.T @ Xo)
+        gamma = Go_inv @ (Xo.T @ d)
+        rd = d - Xo @ gamma
+        rss_d = float(rd @ rd)
+    else:
+        rss_d = _rss(Xo, d)
+    pos = {j: i for i, j in enumerate(others)}
     for name, cols in (benchmarks or {}).items():
         cols = [int(c) for c in cols]
-        keep_y = [j for j in range(k) if j not in cols]
-        keep_d = [j for j in others if j not in cols]
-        r2y = 1 - rss / _rss(X[:, keep_y], y)
-        r2d = 1 - rss_d / _rss(X[:, keep_d], d)
+        if treatment in cols or not cols or not all(0 <= c < k for c in cols):
+            raise ImpactError(f"benchmark {name!r}: columns {cols} must be covariates of "
+                              f"the design (0..{k - 1}, not the treatment {treatment}).")
+        if full_rank:
+            rss_y_c = rss + _dropped(beta, XtX_inv, cols)
+            rss_d_c = rss_d + _dropped(gamma, Go_inv, [pos[c] for c in cols])
+        else:
+            rss_y_c = _rss(X[:, [j for j in range(k) if j not in cols]], y)
+            rss_d_c = _rss(X[:, [j for j in others if j not in cols]], d)
+        r2y = 1 - rss / rss_y_c if rss_y_c > 0 else 0.0
+        r2d = 1 - rss_d / rss_d_c if rss_d_c > 0 else 0.0
         out["benchmarks"][str(name)] = {"r2dxj_x": float(max(r2d, 0.0)),
                                         "r2yxj_dx": float(max(r2y, 0.0))}
     return out
+
+
+def _dropped(beta: np.ndarray, inv_gram: np.ndarray, cols: list[int]) -> float:
+    """Increase of the residual sum of squares when the columns ``cols`` are dropped."""
+    b = beta[cols]
+    return float(b @ np.linalg.solve(inv_gram[np.ix_(cols, cols)], b))
 
 
 # ------------------------------------------------------------------ E-values
