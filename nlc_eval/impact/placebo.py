@@ -49,6 +49,8 @@ class PlaceboCheck:
     passed: bool
     detail: str
     draws: pd.DataFrame | None = None
+    #: for :func:`stability`: the share of subsets keeping the full estimate's sign
+    same_sign: float | None = None
 
     def sentence(self) -> str:
         """Plain words for the report."""
@@ -168,7 +170,8 @@ def placebo_timing(panel: pd.DataFrame, *, outcome: str, treated: str, unit: str
 
 def stability(estimator: Callable[..., Estimate], data: pd.DataFrame, *, by: str,
               fraction: float = 0.8, n_subsets: int = 20, random_state: int | None = 0,
-              min_same_sign: float = 0.9, full: Estimate | None = None,
+              min_same_sign: float = 0.9, full: Estimate | float | None = None,
+              subset_estimate: Callable[[np.ndarray], float] | None = None,
               **kwargs) -> PlaceboCheck:
     """The estimate on ``n_subsets`` random subsets of whole ``by`` groups (e.g. clusters).
 
@@ -185,8 +188,14 @@ def stability(estimator: Callable[..., Estimate], data: pd.DataFrame, *, by: str
         Subsets drawn (seeded by ``random_state``).
     min_same_sign : float
         Share of subsets that must keep the full estimate's sign for ``passed``.
-    full : Estimate, optional
-        The headline estimate (computed on all of ``data`` when not given).
+    full : Estimate or float, optional
+        The headline estimate (computed on all of ``data`` when not given); a number is
+        read as an effect on the difference scale (no effect is 0).
+    subset_estimate : callable, optional
+        Called with the array of ``by`` groups kept, returns the estimate on that subset
+        (NaN when it cannot be estimated). For estimators whose subset estimates can be
+        computed from per-group totals without re-running them; the subsets drawn are the
+        same as without it. The draws then have no intervals.
 
     Returns
     -------
@@ -207,11 +216,16 @@ def stability(estimator: Callable[..., Estimate], data: pd.DataFrame, *, by: str
         raise ImpactError(f"{len(groups)} groups of {by!r} with fraction={fraction} leave "
                           f"{k} per subset. Fix: choose a fraction that keeps at least 2 and "
                           "drops at least 1.")
-    full = full or _run(estimator, data, kwargs)
+    if full is None:
+        full = _run(estimator, data, kwargs)
     rng = np.random.default_rng(random_state)
     rows = []
     for i in range(int(n_subsets)):
         pick = rng.choice(groups, size=k, replace=False)
+        if subset_estimate is not None:
+            rows.append({"subset": i, "estimate": float(subset_estimate(pick)),
+                         "ci_low": np.nan, "ci_high": np.nan, "n_groups": k})
+            continue
         sub = data[data[by].isin(pick)]
         try:
             e = _run(estimator, sub, kwargs)
@@ -224,16 +238,20 @@ def stability(estimator: Callable[..., Estimate], data: pd.DataFrame, *, by: str
     ok = draws["estimate"].dropna()
     if ok.empty:
         raise ImpactError("the estimator failed on every subset. Fix: keep a larger fraction.")
-    same = float((np.sign(ok) == np.sign(full.estimate - full.null_value)).mean()) \
-        if full.scale != "ratio" else float((np.sign(np.log(ok)) ==
-                                            np.sign(np.log(full.estimate))).mean())
-    dec = max(fmt.decimals_for(full.estimate), fmt.sig_decimals(ok.std() or 1.0))
+    value = full.estimate if isinstance(full, Estimate) else float(full)
+    if isinstance(full, Estimate) and full.scale == "ratio":
+        same = float((np.sign(np.log(ok)) == np.sign(np.log(value))).mean())
+    else:
+        null = full.null_value if isinstance(full, Estimate) else 0.0
+        same = float((np.sign(ok - null) == np.sign(value - null)).mean())
+    dec = max(fmt.decimals_for(value), fmt.sig_decimals(ok.std() or 1.0))
     detail = (f"Re-estimated on {len(ok)} random subsets of {fmt.number(100 * fraction, 0)}% "
               f"of the {by} groups, the effect ranged from {fmt.number(ok.min(), dec)} to "
               f"{fmt.number(ok.max(), dec)} and kept its sign in "
               f"{fmt.number(100 * same, 0)}% of them.")
-    return PlaceboCheck("stability over random subsets", full, same >= min_same_sign, detail,
-                        draws=draws)
+    return PlaceboCheck("stability over random subsets",
+                        full if isinstance(full, Estimate) else None, same >= min_same_sign,
+                        detail, draws=draws, same_sign=same)
 
 
 def placebo_table(checks: Sequence[PlaceboCheck]) -> pd.DataFrame:

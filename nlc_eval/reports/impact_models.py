@@ -343,7 +343,8 @@ def cohort_covariates(d: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
 def cohort_effect(design: pd.DataFrame, *, level: str | None = None,
                   cluster: str | None = None, n_boot: int = N_BOOT,
                   random_state: int | None = 0, conf_level: float = 0.95,
-                  treated_label: str | None = None):
+                  treated_label: str | None = None, outcome: str = "attendance_rate",
+                  outcome_label: str = "attendance"):
     """Effect of starting a support on attendance in that term, from the entry-cohort design.
 
     The council's use of :func:`nlc_eval.impact.entry_cohort_effect`: strata are entry term
@@ -362,6 +363,9 @@ def cohort_effect(design: pd.DataFrame, *, level: str | None = None,
         Default the authority: within entry term and cluster, clustered by cluster.
     n_boot, random_state, conf_level :
         The wild cluster bootstrap (used with fewer than 50 clusters) and the interval.
+    outcome, outcome_label : str
+        The outcome column (default the entry term's attendance rate) and how sentences name
+        it; the placebo check (:func:`placebo_checks`) uses the term before instead.
 
     Returns
     -------
@@ -389,9 +393,9 @@ def cohort_effect(design: pd.DataFrame, *, level: str | None = None,
     if (t[used] == 0).sum() == 0 or d.loc[t == 1, by].nunique() < 2:
         return None
     est = entry_cohort_effect(
-        d, outcome="attendance_rate", treatment="treated", strata=["cohort", by], cluster=by,
+        d, outcome=outcome, treatment="treated", strata=["cohort", by], cluster=by,
         arm="level", arm_order=LEVELS, unit="pupil_id", conf_level=conf_level, n_boot=n_boot,
-        random_state=random_state, outcome_label="attendance", units="percentage points",
+        random_state=random_state, outcome_label=outcome_label, units="percentage points",
         cluster_label=f"{where}s", treated_label=treated_label or ("supported learners" if level is None
                                         else f"learners given {level} support"),
         control_label="comparable learners not yet supported",
@@ -651,3 +655,207 @@ def effects_table(ctx, *, by_cluster: bool = True, panel: pd.DataFrame | None = 
         out[col] = pd.to_numeric(out.get(col), errors="coerce").astype("Int64")
     return with_published_counts(out, report_counts(ctx, method=method, design=design,
                                                     panel=panel))
+
+
+# ---------------------------------------------------------------------------
+# Placebo checks of the entry-cohort estimates
+# ---------------------------------------------------------------------------
+
+#: The placebo outcome: attendance in the term before the entry term (support had not started).
+PLACEBO_OUTCOME = "previous_term_attendance"
+#: How sentences of the placebo estimates name their outcome.
+PLACEBO_LABEL = "attendance in the term before support started"
+#: Random subsets of whole clusters of the stability check, and the share of clusters kept.
+STABILITY_SUBSETS = 200
+STABILITY_FRACTION = 0.8
+#: Share of subsets that must keep the full estimate's sign for the stability check to pass.
+STABILITY_SAME_SIGN = 0.9
+#: Columns of :func:`placebo_checks`.
+PLACEBO_COLUMNS = ("level", "check", "passed", "estimate", "ci_low", "ci_high", "p_value",
+                   "inference", "full_estimate", "same_sign", "n_subsets", "n_estimated",
+                   "groups_kept", "n_groups", "n_treated", "n_control", "detail")
+
+
+def with_previous_term(design: pd.DataFrame, data) -> pd.DataFrame:
+    """The design with :data:`PLACEBO_OUTCOME`: each row's attendance rate (%) in the term
+    before its entry term (term 3 of the previous session for a first term), missing when the
+    learner had no attendance recorded then. No learner of an entry term had been supported
+    before it, so this attendance is untreated for every row."""
+    att = _table(data, "attendance")
+    att = att.loc[att["possible_sessions"] > 0, ["pupil_id", "year", "term",
+                                                 "attended_sessions", "possible_sessions"]]
+    prev = pd.DataFrame({
+        "pupil_id": att["pupil_id"].to_numpy(),
+        "_key": att["year"].to_numpy(dtype="int64") * 3 + att["term"].to_numpy(dtype="int64"),
+        PLACEBO_OUTCOME: 100.0 * att["attended_sessions"].to_numpy(float)
+        / att["possible_sessions"].to_numpy(float)}).drop_duplicates(["pupil_id", "_key"])
+    # a row's entry term has key year*3 + term - 1; the term before it, key year*3 + term - 2,
+    # which is the attendance row with year*3 + term equal to the entry term's key
+    out = design.assign(_key=design["year"].to_numpy(dtype="int64") * 3
+                        + design["term"].to_numpy(dtype="int64") - 1)
+    out = out.merge(prev, on=["pupil_id", "_key"], how="left", validate="many_to_one")
+    return out.drop(columns="_key")
+
+
+def cohort_subset_estimates(design: pd.DataFrame, *, level: str | None = None,
+                            outcome: str = "attendance_rate"):
+    """The authority-wide entry-cohort estimate on any subset of whole clusters, quickly.
+
+    Strata (entry term and cluster) are nested in clusters, so the within-stratum regression
+    of :func:`cohort_effect` on the learners of a subset of clusters uses exactly those
+    clusters' rows of the full design's demeaned data: its estimate follows from per-cluster
+    cross-products, and the level effects are averaged with the subset's shares of supported
+    learner-terms, as :func:`nlc_eval.impact.entry_cohort_effect` does. Equal to
+    ``cohort_effect(design[design["cluster"].isin(kept)], level=level).estimate``.
+
+    Returns
+    -------
+    callable
+        ``f(kept_clusters) -> float``; NaN where :func:`cohort_effect` gives no estimate
+        (supported learners in fewer than two clusters, or no comparison learner).
+    """
+    from nlc_eval.impact.cohort import independent_columns, within
+
+    d = _select(design, level, None)
+    stratum_all = d.groupby(["cohort", "cluster"], sort=False).ngroup().to_numpy()
+    t_all = d["treated"].to_numpy(dtype=float)
+    used = np.bincount(stratum_all, weights=t_all)[stratum_all] > 0
+    d = d[used]
+    if d.empty:
+        return lambda kept: float("nan")
+    stratum = pd.factorize(stratum_all[used])[0]
+    t = t_all[used] == 1
+    lv = d["level"].astype(str).to_numpy()
+    present = set(lv[t])
+    arms = [a for a in LEVELS if a in present] + sorted(present - set(LEVELS))
+    T = np.column_stack([(t & (lv == a)).astype(float) for a in arms])
+    C, _, _ = adjustment_matrix(d, **COHORT_ADJUSTMENT)
+    Z = within(np.column_stack([d[outcome].to_numpy(dtype=float), T, C]), stratum)
+    keep = independent_columns(Z[:, 1:], T.shape[1])
+    X, y = Z[:, 1:][:, keep], Z[:, 0]
+    codes, names = pd.factorize(d["cluster"].astype(str))
+    G, k = len(names), X.shape[1]
+    XtX, Xty = np.zeros((G, k, k)), np.zeros((G, k))
+    for g in range(G):
+        rows = codes == g
+        XtX[g] = X[rows].T @ X[rows]
+        Xty[g] = X[rows].T @ y[rows]
+    n_arm = np.column_stack([np.bincount(codes, weights=T[:, j], minlength=G)
+                             for j in range(T.shape[1])])
+    n_control = np.bincount(codes, weights=(~t).astype(float), minlength=G)
+    index = {c: i for i, c in enumerate(names)}
+
+    def estimate(kept) -> float:
+        g = [index[str(c)] for c in kept if str(c) in index]
+        arm_n = n_arm[g].sum(axis=0)
+        if (n_arm[g].sum(axis=1) > 0).sum() < 2 or n_control[g].sum() == 0:
+            return float("nan")
+        on = [j for j in range(T.shape[1]) if arm_n[j] > 0]
+        cols = on + list(range(T.shape[1], k))
+        A = XtX[g].sum(axis=0)[np.ix_(cols, cols)]
+        b = Xty[g].sum(axis=0)[cols]
+        live = np.diag(A) > 1e-9 * max(1.0, float(np.diag(A).max()))
+        beta = np.zeros(len(cols))
+        beta[live] = np.linalg.lstsq(A[np.ix_(live, live)], b[live], rcond=None)[0]
+        w = arm_n[on] / arm_n[on].sum()
+        return float(w @ beta[:len(on)])
+
+    return estimate
+
+
+def placebo_checks(ctx, *, design: pd.DataFrame | None = None,
+                   effects: pd.DataFrame | None = None, n_boot: int = N_BOOT,
+                   n_subsets: int = STABILITY_SUBSETS,
+                   fraction: float = STABILITY_FRACTION) -> pd.DataFrame:
+    """The placebo checks of the authority-wide entry-cohort estimates, for every level.
+
+    For all supports and each level of support (``level`` ``"all"`` or the level):
+
+    * ``"placebo outcome"``: :func:`cohort_effect`, with the same strata, adjustment and wild
+      cluster bootstrap, on :data:`PLACEBO_OUTCOME` (attendance in the term before support
+      started), over the rows with that term recorded. Support cannot have changed it, so
+      the check passes when its 95% interval includes no difference
+      (:func:`nlc_eval.impact.placebo.placebo_outcome`).
+    * ``"stability"``: the estimate on ``n_subsets`` random subsets of ``fraction`` of the
+      clusters, whole (:func:`nlc_eval.impact.placebo.stability`, seeded by ``ctx.seed``, the
+      subset estimates from :func:`cohort_subset_estimates`); ``estimate`` is their median,
+      ``ci_low`` and ``ci_high`` the lowest and highest; passes when at least
+      :data:`STABILITY_SAME_SIGN` of them keep the full estimate's sign.
+
+    A placebo start date (support pretended to start a term early) is not a separate check
+    of this design: among learners not yet supported, it compares those starting support in
+    the next term with the others, in the term before support, which is what the placebo
+    outcome does; the difference-in-differences placebo start tests parallel trends, which
+    this design does not assume.
+
+    Computed once per context (kept in ``ctx.models["placebo"]``). ``effects`` is the effects
+    table (:func:`effects_table`) whose estimates the stability check starts from (default:
+    computed). ``n_treated`` and ``n_control`` are not for publication (they are learners of
+    the placebo estimate, a part of the published groups).
+
+    Returns
+    -------
+    DataFrame
+        Columns :data:`PLACEBO_COLUMNS`, one row per level and check.
+    """
+    import warnings
+
+    from nlc_eval.impact.placebo import placebo_outcome, stability
+
+    cache = ctx.models if isinstance(getattr(ctx, "models", None), dict) else {}
+    key = ("placebo", n_boot, n_subsets, fraction)
+    if cache.get("placebo_key") == key and "placebo" in cache:
+        return cache["placebo"]
+    design = entry_cohort_design(ctx) if design is None else design
+    if effects is None:
+        effects = effects_table(ctx, by_cluster=False, design=design, n_boot=n_boot)
+    with_prev = with_previous_term(design, ctx.data)
+    placebo_rows = with_prev[with_prev[PLACEBO_OUTCOME].notna()]
+    seed = int(getattr(ctx, "seed", 0) or 0)
+    n_groups = int(design["cluster"].nunique())
+    rows = []
+    for level in (None, *LEVELS):
+        name = "all" if level is None else level
+        base = {"level": name, "n_groups": n_groups}
+        row = effects[(effects["scope"] == ("authority" if level is None else "level"))
+                      & (effects["level"] == name)]
+        full = float(row["estimate"].iloc[0]) if len(row) else float("nan")
+        try:
+            chk = placebo_outcome(cohort_effect, placebo_rows, placebo=PLACEBO_OUTCOME,
+                                  level=level, n_boot=n_boot, random_state=seed,
+                                  outcome_label=PLACEBO_LABEL)
+            e = chk.estimate
+            rows.append({**base, "check": "placebo outcome", "passed": chk.passed,
+                         "estimate": e.estimate, "ci_low": e.ci_low, "ci_high": e.ci_high,
+                         "p_value": e.p_value, "inference": e.inference,
+                         "full_estimate": full, "n_treated": e.n_treated,
+                         "n_control": e.n_control, "detail": chk.detail})
+        except ImpactError as err:
+            rows.append({**base, "check": "placebo outcome", "passed": None,
+                         "full_estimate": full, "detail": str(err)})
+        if not np.isfinite(full):
+            rows.append({**base, "check": "stability", "passed": None, "full_estimate": full,
+                         "detail": "no estimate on all clusters"})
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            st = stability(cohort_effect, design, by="cluster", fraction=fraction,
+                           n_subsets=n_subsets, random_state=seed,
+                           min_same_sign=STABILITY_SAME_SIGN, full=full,
+                           subset_estimate=cohort_subset_estimates(design, level=level))
+        ok = st.draws["estimate"].dropna()
+        rows.append({**base, "check": "stability", "passed": st.passed,
+                     "estimate": float(ok.median()), "ci_low": float(ok.min()),
+                     "ci_high": float(ok.max()), "full_estimate": full,
+                     "same_sign": st.same_sign, "n_subsets": int(n_subsets),
+                     "n_estimated": int(len(ok)),
+                     "groups_kept": int(st.draws["n_groups"].iloc[0]), "detail": st.detail})
+    out = pd.DataFrame(rows).reindex(columns=list(PLACEBO_COLUMNS))
+    for col in ("estimate", "ci_low", "ci_high", "p_value", "full_estimate", "same_sign"):
+        out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
+    for col in ("n_subsets", "n_estimated", "groups_kept", "n_groups", "n_treated",
+                "n_control"):
+        out[col] = pd.to_numeric(out[col], errors="coerce").astype("Int64")
+    out["passed"] = out["passed"].astype("boolean")
+    cache["placebo"], cache["placebo_key"] = out, key
+    return out

@@ -22,6 +22,8 @@ from nlc_eval.reports.sections._common import (
     truth_table,
 )
 from nlc_eval.reports.sections.cluster import (
+    EFFECT_COLUMNS,
+    effect_decimals,
     effect_words,
     effects,
     effects_display,
@@ -62,11 +64,20 @@ def summary(ctx, *, cluster: str = "") -> Section:
     place = cl or ctx.authority_name
     src = measures.source_line("effect", pupil_source=ctx.pupil_source)
     sec = Section(split=True)
+    keep = shown.index[~shown.index.str.endswith(", all supports") | (shown.index == f"{cl}, all supports")] \
+        if cl else shown.index[~shown.index.str.endswith(", all supports")]
+    table = shown.loc[keep]
+    table.attrs = shown.attrs
+    # one precision for the effects on the page: table, figure and sentences
+    d = effect_decimals(table)
+    checks = placebo_display(ctx, _authority_effects(ctx, eff), shown)
     auth = eff[eff["scope"] == "authority"].iloc[0]
     if pd.notna(auth.get("estimate")):
         sec.sentences.append(
             f"Across {ctx.authority_name}, from {span}, learners in the term their cluster "
-            f"support started had {effect_words(auth['estimate'], auth['ci_low'], auth['ci_high'])}.")
+            f"support started had "
+            f"{effect_words(auth['estimate'], auth['ci_low'], auth['ci_high'], d)}."
+            + _beside(checks, "all"))
     levels = eff[eff["scope"] == "level"]
     hidden = set(shown.index[shown[lab("effect")].isna()])
     for _, r in levels.iterrows():
@@ -74,19 +85,17 @@ def summary(ctx, *, cluster: str = "") -> Section:
         if name in hidden or pd.isna(r.get("estimate")):
             sec.sentences.append(f"{name}: not shown, fewer than 5 learners.")
         else:
-            sec.sentences.append(f"{name}: {effect_words(r['estimate'], r['ci_low'], r['ci_high'])}.")
+            sec.sentences.append(
+                f"{name}: {effect_words(r['estimate'], r['ci_low'], r['ci_high'], d)}."
+                + _beside(checks, str(r["level"])))
     sec.sentences.append(
         "Supports are given to learners who need them, so this is a careful comparison, not "
         "an experiment: it allows for what supports are allocated on, and the page sets out "
         "below what it can and cannot show.")
-    keep = shown.index[~shown.index.str.endswith(", all supports") | (shown.index == f"{cl}, all supports")] \
-        if cl else shown.index[~shown.index.str.endswith(", all supports")]
-    table = shown.loc[keep]
-    table.attrs = shown.attrs
     sec.tables["effects"] = Table(
         table, caption=f"Effect of cluster supports on attendance by level of support, "
                        f"{place}, {span}", source=src,
-        notes=COUNT_NOTES)
+        notes=COUNT_NOTES, decimals=dict.fromkeys(EFFECT_COLUMNS, d))
     fig = pd.DataFrame({"Level of support": table.index,
                         lab("effect"): table[lab("effect")].astype(float).to_numpy(),
                         "95% interval from": table["95% interval from"].astype(float).to_numpy(),
@@ -96,10 +105,228 @@ def summary(ctx, *, cluster: str = "") -> Section:
                         "low": "95% interval from", "high": "95% interval to",
                         "unit": "percentage points"},
         caption=f"Effect of cluster supports on attendance by level of support with 95% "
-                f"intervals, {place}, {span}", source=src, empty="No estimate can be shown.")
+                f"intervals, {place}, {span}", source=src, empty="No estimate can be shown.",
+        decimals=dict.fromkeys(EFFECT_COLUMNS, d))
     sec.results["by_level"] = {r["level"]: {k: num(r[k]) for k in
                                             ("estimate", "ci_low", "ci_high")}
                                for _, r in levels.iterrows()}
+    sec.results["effect_decimals"] = d
+    return sec
+
+
+#: The placebo checks' table: its number columns (printed at one precision, as the sentences
+#: quoting them) and the result column.
+CHECK_COLUMNS = ("Estimate (percentage points)", "From", "To")
+CHECK_NAMES = {"placebo outcome": "Term before support started",
+               "stability": "Random subsets of clusters"}
+
+
+def _authority_effects(ctx, eff: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The authority-wide and level rows of the effects table (published counts), computed
+    once per context: from ``eff`` (a page's effects table) when given."""
+    cache = ctx.models if isinstance(getattr(ctx, "models", None), dict) else {}
+    if "impact_authority_effects" not in cache:
+        if eff is None:
+            eff = effects(ctx, None)
+            if "effects" not in cache:
+                eff = impact_models.with_published_counts(eff,
+                                                          impact_models.report_counts(ctx))
+        keep = eff["scope"].isin(["authority", "level"])
+        cache["impact_authority_effects"] = eff[keep].reset_index(drop=True)
+    return cache["impact_authority_effects"]
+
+
+def _level_name(level: str) -> str:
+    return "All supports" if level == "all" else f"{level.capitalize()} support"
+
+
+def placebo_display(ctx, eff: pd.DataFrame, shown: pd.DataFrame) -> dict[str, Any]:
+    """The placebo checks of the page's estimates (:func:`impact_models.placebo_checks`),
+    ready to show: ``table`` (published), ``rows`` (per level and check, the numbers as the
+    table prints them) and ``decimals``.
+
+    A level whose effect is hidden (fewer than 5 learners) has its checks hidden too, and a
+    placebo estimate resting on fewer than 5 supported learners is hidden.
+    """
+    raw = impact_models.placebo_checks(ctx, effects=eff)
+    hidden_levels = {("all" if name == "All supports, authority" else
+                      name.removesuffix(" support").lower())
+                     for name in shown.index[shown[lab("effect")].isna()]}
+    records, cells, rows = [], [], {}
+    for _, r in raw.iterrows():
+        level, check = str(r["level"]), str(r["check"])
+        if check == "stability" and pd.notna(r["groups_kept"]):
+            what = (f"Random subsets of {int(r['groups_kept'])} of {int(r['n_groups'])} "
+                    "clusters: median, lowest and highest estimate")
+        elif check == "stability":
+            what = "Random subsets of clusters"
+        else:
+            what = "Term before support started: 'effect' and 95% interval"
+        key = (_level_name(level), what)
+        small = check == "placebo outcome" and pd.notna(r["n_treated"]) and (
+            int(r["n_treated"]) < THRESHOLD)
+        hide = level in hidden_levels or small
+        made = pd.notna(r["passed"]) and fmt.finite(r["estimate"])
+        if hide:
+            result = "Not shown (fewer than 5 learners)"
+        elif not made:
+            result = "Not made"
+        elif check == "stability":
+            share = fmt.number(100 * float(r["same_sign"]), 0)
+            result = (f"{'Passed' if r['passed'] else 'Failed'}: same sign in {share}% of "
+                      "subsets")
+        else:
+            result = "Passed" if r["passed"] else "Failed"
+        values = [np.nan] * 3 if (hide or not made) else [
+            float(r["estimate"]), float(r["ci_low"]), float(r["ci_high"])]
+        records.append({"Level of support": key[0], "Check": key[1],
+                        **dict(zip(CHECK_COLUMNS, values, strict=True)), "Result": result})
+        if hide:
+            cells += [{"row": key, "column": c, "reason": "primary"} for c in CHECK_COLUMNS]
+        rows[(level, check)] = {"row": key, "hidden": hide, "made": made, "raw": r}
+    table = pd.DataFrame(records).set_index(["Level of support", "Check"])
+    table.attrs["disclosure"] = {"threshold": THRESHOLD, "cells": cells, "count_columns": []}
+    shown_rows = [k for k, v in rows.items() if not v["hidden"] and v["made"]]
+    d = fmt.shared_decimals(*(pd.Series([float(rows[k]["raw"][c]) for k in shown_rows],
+                                        dtype=float)
+                              for c in ("estimate", "ci_low", "ci_high")))
+    for v in rows.values():
+        r = v["raw"]
+        if v["made"] and not v["hidden"]:
+            v["text"] = tuple(fmt.number(float(r[c]), d)
+                              for c in ("estimate", "ci_low", "ci_high"))
+    return {"table": table, "rows": rows, "decimals": d, "raw": raw}
+
+
+def placebo_words(check: dict[str, Any], decimals: int) -> str:
+    """The placebo-outcome check of one estimate in a sentence ("" when it is hidden)."""
+    if check["hidden"]:
+        return ""
+    r = check["raw"]
+    if not check["made"]:
+        return ("The same analysis could not be repeated on attendance in the term before "
+                "support started (too few learners with that term recorded), so that check "
+                "is not available.")
+    ci = fmt.finite(r["ci_low"]) and fmt.finite(r["ci_high"])
+    f = fmt.effect(r["estimate"], r["ci_low"] if ci else None, r["ci_high"] if ci else None,
+                   min_decimals=decimals)
+    if not ci:
+        return (f"The same analysis on attendance in the term before support started gives "
+                f"{f.estimate} percentage points with no interval, so that check cannot be "
+                "judged.")
+    numbers = f"({f.estimate} percentage points, 95% interval {f.low} to {f.high})"
+    if r["passed"]:
+        return (f"The same analysis finds no clear 'effect' on attendance in the term before "
+                f"support started {numbers}, as it should: support cannot have changed that "
+                "term, and the interval includes no difference.")
+    return (f"But the same analysis finds an 'effect' on attendance in the term before "
+            f"support started {numbers}, when support cannot yet have made any difference: "
+            "the supported learners already differed in a way the comparison does not allow "
+            "for, so part or all of the estimate may come from how learners were chosen "
+            "rather than from the support.")
+
+
+def _beside(checks: dict[str, Any], level: str) -> str:
+    c = checks["rows"].get((level, "placebo outcome"))
+    words = placebo_words(c, checks["decimals"]) if c is not None else ""
+    return f" {words}" if words else ""
+
+
+def stability_words(check: dict[str, Any], decimals: int) -> str:
+    """The stability check of one estimate in a sentence ("" when it is hidden)."""
+    if check["hidden"]:
+        return ""
+    r = check["raw"]
+    what = "all supports" if r["level"] == "all" else f"{r['level']} support"
+    if not check["made"]:
+        return (f"The estimate for {what} could not be repeated on random subsets of "
+                "clusters.")
+    low, high = check["text"][1], check["text"][2]
+    share = float(r["same_sign"])
+    where = (f"Re-estimated on {int(r['n_estimated'])} random subsets of "
+             f"{int(r['groups_kept'])} of the {int(r['n_groups'])} clusters")
+    if low == high:
+        spread = f"the effect of {what} was {low} percentage points in every subset"
+    else:
+        spread = f"the effect of {what} ranged from {low} to {high} percentage points"
+    if share == 1.0:
+        return f"{where}, {spread} and kept its sign in every subset."
+    shown = fmt.number(100 * share, 0)
+    if r["passed"]:
+        return f"{where}, {spread} and kept its sign in {shown}% of them."
+    return (f"{where}, {spread} and kept its sign in only {shown}% of them (the check asks "
+            f"for {fmt.number(100 * impact_models.STABILITY_SAME_SIGN, 0)}%): the estimate "
+            "depends on which clusters are included, so it should be read with caution.")
+
+
+def checks(ctx, *, cluster: str = "") -> Section:
+    """Placebo and stability checks of the authority-wide estimates, with the reasons."""
+    cl = check_cluster(ctx, cluster) if cluster else None
+    eff = _authority_effects(ctx)
+    c = placebo_display(ctx, eff, effects_display(eff))
+    d, rows = c["decimals"], c["rows"]
+    span = estimate_sessions(ctx)
+    src = measures.source_line("effect", pupil_source=ctx.pupil_source)
+    sec = Section()
+    outcome = [v for (lv, chk), v in rows.items() if chk == "placebo outcome"
+               and not v["hidden"] and v["made"]]
+    failed = [v for v in outcome if not v["raw"]["passed"]]
+    sec.sentences.append(
+        "Two checks ask whether the comparison finds something where there should be "
+        "nothing, and whether the estimates rest on a few clusters. Both were run on the "
+        f"authority-wide estimates{' (not on ' + cl + ' alone)' if cl else ''}, for all "
+        "supports and each level of support.")
+    if outcome:
+        verdict = ("It found no clear 'effect' for any of them, as it should." if not failed
+                   else "It found an 'effect' for "
+                   + ", ".join(_level_name(str(v["raw"]["level"])).lower() for v in failed)
+                   + ": for " + ("that estimate" if len(failed) == 1 else "those estimates")
+                   + ", part or all of the effect may come from how learners were chosen "
+                   "rather than from the support.")
+        sec.sentences.append(
+            "The first repeats the same analysis, with the same allowances and the same "
+            "interval method, on attendance in the term before support started, which "
+            f"support cannot have changed. {verdict}")
+    for lv in ("all", *impact_models.LEVELS):
+        v = rows.get((lv, "stability"))
+        words = stability_words(v, d) if v is not None else ""
+        if words:
+            sec.sentences.append(words)
+    sec.sentences.append(
+        "A third check, pretending that support started a term early, is not run "
+        "separately: in this design it would compare, among learners not yet supported, "
+        "those whose support started in the next term with the others, in the term before "
+        "their support, which is what the first check already does. Its "
+        "difference-in-differences form tests whether attendance was following parallel "
+        "trends before support, which this design does not assume.")
+    sec.notes.append(
+        "For supports starting in the first term of a session, the term before is the last "
+        "term of the previous session, whose attendance the comparison already allows for; "
+        "the first check therefore mostly tests supports starting later in a session, where "
+        "a dip earlier in the same session could bias the estimate. Learners with no "
+        "attendance recorded in the term before (for example, new to the authority) are "
+        "left out of that check.")
+    sec.tables["placebo"] = Table(
+        c["table"], caption=f"Placebo and stability checks of the effect of cluster supports "
+                            f"on attendance by level of support, {ctx.authority_name}, {span}",
+        source=src, missing="not available", decimals=dict.fromkeys(CHECK_COLUMNS, d),
+        notes=("Term before support started: the same comparison, allowances and wild "
+               "cluster bootstrap interval, on attendance in the term before support started; "
+               "it passes when the 95% interval includes no difference.",
+               f"Random subsets of clusters: the estimate on "
+               f"{impact_models.STABILITY_SUBSETS} random subsets of whole clusters (chosen "
+               f"with seed {int(ctx.seed)}); From and To are the lowest and highest subset "
+               f"estimates; it passes when at least "
+               f"{fmt.number(100 * impact_models.STABILITY_SAME_SIGN, 0)}% of subsets keep "
+               "the sign of the estimate on all clusters."))
+    sec.results["placebo"] = [
+        {"level": str(v["raw"]["level"]), "check": chk,
+         "passed": None if v["hidden"] or not v["made"] else bool(v["raw"]["passed"]),
+         **({k: num(v["raw"][k]) for k in ("estimate", "ci_low", "ci_high", "p_value",
+                                            "same_sign")}
+            if not v["hidden"] else {})}
+        for (lv, chk), v in rows.items()]
+    sec.results["placebo_decimals"] = d
     return sec
 
 
@@ -130,15 +357,17 @@ def evaluation(ctx, *, outcome: str = "attendance_rate",
     # the same count of the same group as every other table of the batch (never learner-terms)
     counts = impact_models.report_counts(ctx, method=method, design=design)
     n_supported, n_comparison = counts.get((cl, level or None), (est.n_treated, est.n_control))
+    # the sentence quotes the table's cells: both at the estimate's decimals
+    de = fmt.shared_decimals([est.estimate], [est.ci_low], [est.ci_high])
     sec.sentences.append(
         f"The estimate below is for {what} in {scope}, from {span}, by "
         f"{METHOD_NAMES[method]}: learners had "
-        f"{effect_words(est.estimate, est.ci_low, est.ci_high)} "
+        f"{effect_words(est.estimate, est.ci_low, est.ci_high, de)} "
         f"({fmt.p_value(est.p_value)}).")
     sec.sentences.extend(design_and_sensitivity(est, sec.results))
     t = pd.DataFrame({
-        lab("effect"): [round(est.estimate, 2)], "95% interval from": [round(est.ci_low, 2)],
-        "95% interval to": [round(est.ci_high, 2)], "p-value": [fmt.p_value(est.p_value)],
+        lab("effect"): [float(est.estimate)], "95% interval from": [float(est.ci_low)],
+        "95% interval to": [float(est.ci_high)], "p-value": [fmt.p_value(est.p_value)],
         lab("learners_in_estimate"): pd.array([n_supported], dtype="Int64"),
         lab("comparison_learners"): pd.array([n_comparison], dtype="Int64")},
         index=pd.Index([f"{scope}, {what}"], name="Estimate"))
@@ -148,7 +377,7 @@ def evaluation(ctx, *, outcome: str = "attendance_rate",
                  rate_columns={c: (None, lab("learners_in_estimate"))
                                for c in (lab("effect"), "95% interval from", "95% interval to")}),
         caption=f"Effect of {what} on attendance in the term support started, {scope}, "
-                f"{span}", source=src, notes=COUNT_NOTES)
+                f"{span}", source=src, notes=COUNT_NOTES, decimals=dict.fromkeys(EFFECT_COLUMNS, de))
     if est.terms is not None and "event_time" in est.terms:
         terms = est.terms[["event_time", "estimate", "ci_low", "ci_high"]].copy()
         fig = pd.DataFrame({"Term from the start of support":
@@ -309,8 +538,9 @@ def _effect_size_and_baseline(sec: Section, est, design: pd.DataFrame, cluster: 
     sec.results["baseline_not_satisfied"] = n_not
 
 
-def results(ctx, evaluation: Section, *, summary: Section | None = None, outcome: str,
-            method: str, level: str, cluster: str) -> dict[str, Any]:
+def results(ctx, evaluation: Section, *, summary: Section | None = None,
+            checks: Section | None = None, outcome: str, method: str, level: str,
+            cluster: str) -> dict[str, Any]:
     """Key results of an impact evaluation."""
     heads = (summary.sentences[:1] if summary is not None else []) or evaluation.sentences[:1]
     return {"title": "Impact of cluster supports: authority-wide evaluation" if not cluster
@@ -318,4 +548,4 @@ def results(ctx, evaluation: Section, *, summary: Section | None = None, outcome
             "outcome": outcome, "method": method, "level": level or "all",
             "cluster": cluster or "all", "headlines": heads, "source": ctx.source,
             "pupil_source": ctx.pupil_source,
-            "sections": collect(summary=summary, evaluation=evaluation)}
+            "sections": collect(summary=summary, evaluation=evaluation, checks=checks)}
