@@ -246,3 +246,10 @@ def test_a_large_figure_is_reduced_to_be_embedded():
         assert im.mode == "P" and im.size[0] > 500
     small = present._embeddable_png(b"x" * 10)
     assert small == b"x" * 10                           # small enough: unchanged
+    fig, ax = plt.subplots()
+    ax.plot([1, 2], [1, 2])
+    tiny = io.BytesIO()
+    fig.savefig(tiny, format="png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    assert len(tiny.getvalue()) <= present.PALETTE_FROM
+    assert present._embeddable_png(tiny.getvalue()) == tiny.getvalue()

@@ -75,9 +75,10 @@ FOOTNOTE = _DISCLOSURE_FOOTNOTE
 PLACEHOLDER_ALTS = frozenset({"", "image", "figure", "plot", "chart", "graph", "png",
                               "no description has been provided for this image",
                               "matplotlib figure", "<figure>"})
-#: Largest PNG embedded in a page (bytes); a larger one is first reduced to 256 colours,
-#: and if still larger it is linked from the downloads instead.
+#: Largest PNG embedded in a page (bytes); a larger one is linked from the downloads instead.
 MAX_EMBEDDED_PNG = 150_000
+#: PNGs larger than this (bytes) are reduced to 256 colours when that makes them much smaller.
+PALETTE_FROM = 40_000
 _IDENT = re.compile(r"^[a-z0-9]+(_[a-z0-9]+)+$")
 _NAN_WORD = re.compile(r"(?<![\w-])(nan|NaN|None)(?![\w-])")
 # what a sentence must never print for a number: a missing value, "n/a", or the tables'
@@ -518,12 +519,13 @@ def _figure_object(fig):
 
 
 def _embeddable_png(data: bytes) -> bytes:
-    """A PNG over :data:`MAX_EMBEDDED_PNG` bytes as 256 colours, if that brings it under.
+    """A PNG over :data:`PALETTE_FROM` bytes as 256 colours, when that is much smaller.
 
-    House figures have few colours, so a palette image looks the same at a third of the
-    size; a PNG already small enough, or one that stays too large, is returned unchanged.
+    House figures have few colours (anti-aliased edges apart), so a palette image looks
+    the same at a third of the size and keeps pages light; a small PNG, or one the palette
+    does not make at least a fifth smaller, is returned unchanged.
     """
-    if len(data) <= MAX_EMBEDDED_PNG:
+    if len(data) <= PALETTE_FROM:
         return data
     try:
         from PIL import Image
@@ -538,7 +540,7 @@ def _embeddable_png(data: bytes) -> bytes:
     except Exception:  # noqa: BLE001 - PIL is optional; the original PNG is still valid
         return data
     out = small.getvalue()
-    return out if len(out) <= MAX_EMBEDDED_PNG else data
+    return out if len(out) <= 0.8 * len(data) else data
 
 
 def figure_html(fig, *, caption: str, alt: str, source: str, data: pd.DataFrame,
@@ -625,9 +627,9 @@ def figure(fig, *, caption: str, alt: str, source: str, data: pd.DataFrame,
     name : str, optional
         Added to the download file names.
     dpi : int
-        Resolution of the PNG (default 100). A PNG over ``MAX_EMBEDDED_PNG`` bytes is
-        reduced to 256 colours; if still larger it is not embedded; the published page
-        links it from the downloads.
+        Resolution of the PNG (default 100). A PNG over ``PALETTE_FROM`` bytes is reduced
+        to 256 colours when that makes it much smaller; one still over ``MAX_EMBEDDED_PNG``
+        bytes is not embedded; the published page links it from the downloads.
     decimals, index :
         As for :func:`table`, for the data table.
 
