@@ -107,3 +107,35 @@ def test_placebo_timing_equals_did_on_the_hand_made_placebo_panel():
     assert chk.estimate.method.startswith("difference-in-differences")
     assert chk.estimate.estimate == pytest.approx(ref.estimate, rel=1e-12)
     assert chk.estimate.extra["n_obs"] == len(sub)
+
+
+def test_stability_from_subset_estimates_draws_the_same_subsets():
+    # per-group totals instead of re-running: the same subsets (same seed), the same numbers
+    df = _pupils(6)
+    kw = {"outcome": "post", "treatment": "t", "covariates": ["x", "pre"], "n_boot": 49}
+    rerun = stability(outcome_effect, df, by="cluster", n_subsets=6, fraction=0.7,
+                      random_state=3, **kw)
+    seen = []
+
+    def subset_estimate(kept):
+        seen.append(sorted(kept))
+        return outcome_effect(df[df["cluster"].isin(kept)], **kw).estimate
+
+    fast = stability(outcome_effect, df, by="cluster", n_subsets=6, fraction=0.7,
+                     random_state=3, full=rerun.estimate.estimate,
+                     subset_estimate=subset_estimate, **kw)
+    assert len(seen) == 6 and all(len(s) == 21 for s in seen)
+    assert fast.draws["estimate"].to_numpy() == pytest.approx(
+        rerun.draws["estimate"].to_numpy(), rel=1e-12)
+    assert fast.draws["ci_low"].isna().all() and fast.estimate is None
+    assert fast.passed and fast.same_sign == rerun.same_sign == 1.0
+    # a subset estimate of the wrong sign half the time fails it
+    flip = iter([1.0, -1.0] * 3)
+    shaky = stability(outcome_effect, df, by="cluster", n_subsets=6, fraction=0.7, full=2.0,
+                      subset_estimate=lambda kept: next(flip), **kw)
+    assert not shaky.passed and shaky.same_sign == 0.5
+    # NaN subsets (no estimate) are left out of the share
+    some = iter([np.nan, 1.0, 1.0, np.nan, 1.0, 1.0])
+    ok = stability(outcome_effect, df, by="cluster", n_subsets=6, fraction=0.7, full=-0.5,
+                   subset_estimate=lambda kept: next(some), **kw)
+    assert ok.draws["estimate"].notna().sum() == 4 and ok.same_sign == 0.0 and not ok.passed

@@ -343,3 +343,110 @@ def test_baseline_differences_of_rare_characteristics_are_hidden(synth):
     assert (BASELINE_LABELS["care_experienced"], "WWC baseline equivalence") in hidden
     shown = table.loc[BASELINE_LABELS["prior_attendance"], "Difference (effect size)"]
     assert pd.notna(shown) and float(shown) < 0
+
+
+# ---------------------------------------------------------------------------
+# Placebo checks of the report's estimates
+# ---------------------------------------------------------------------------
+
+def _placebo_ctx(data, design):
+    """A report context of ``data`` and the effects the stability check starts from
+    (the estimates on all clusters, from :func:`im.cohort_subset_estimates`)."""
+    schools = data["schools"] if isinstance(data, dict) else data.schools
+    schools = schools.assign(seed_code=schools["seed_code"].astype(str))
+    ctx = SimpleNamespace(data=data, schools=schools, seed=0, models={},
+                          clusters=sorted(schools["cluster"].astype(str).unique()))
+    every = sorted(design["cluster"].unique())
+    effects = pd.DataFrame([
+        {"scope": "authority" if lv is None else "level", "level": lv or "all",
+         "estimate": im.cohort_subset_estimates(design, level=lv)(every)}
+        for lv in (None, *im.LEVELS)])
+    return ctx, effects
+
+
+def test_previous_term_is_the_term_before_the_entry_term():
+    data = _tiny()
+    d = im.with_previous_term(im.entry_cohorts(data), data)
+    att = data["attendance"].set_index(["pupil_id", "year", "term"])
+    rate = 100 * att["attended_sessions"] / att["possible_sessions"]
+    before = {(2023, 1): (2022, 3), (2023, 2): (2023, 1), (2023, 3): (2023, 2)}
+    for _, r in d.iterrows():
+        y, t = before[(r["year"], r["term"])]
+        want = rate.get((r["pupil_id"], y, t), np.nan)
+        assert r[im.PLACEBO_OUTCOME] == pytest.approx(want, nan_ok=True), r
+    # D was not on roll in 2022: no term before its first entry term
+    assert d.loc[(d["pupil_id"] == "D") & (d["term"] == 1), im.PLACEBO_OUTCOME].isna().all()
+    assert len(d) == len(im.entry_cohorts(data))
+
+
+@pytest.mark.slow
+def test_subset_estimates_equal_the_estimator_on_the_subset(synth):
+    _, design = synth
+    clusters = sorted(design["cluster"].unique())
+    kept = np.random.default_rng(7).choice(clusters, 18, replace=False)
+    for level in (None, "intensive"):
+        fast = im.cohort_subset_estimates(design, level=level)
+        sub = im.cohort_effect(design[design["cluster"].isin(kept)], level=level, n_boot=9)
+        assert fast(kept) == pytest.approx(sub.estimate, rel=1e-9, abs=1e-9)
+    assert np.isnan(im.cohort_subset_estimates(design)(clusters[:1]))
+
+
+@pytest.mark.slow
+def test_placebo_outcome_passes_on_the_synthetic_authority(synth):
+    # planted effects start with support: the term before shows none, at every level
+    a, design = synth
+    ctx, effects = _placebo_ctx(a, design)
+    checks = im.placebo_checks(ctx, design=design, effects=effects, n_boot=199,
+                               n_subsets=50).set_index(["level", "check"])
+    for level in ("all", *im.LEVELS):
+        row = checks.loc[(level, "placebo outcome")]
+        assert row["passed"], row
+        assert row["ci_low"] <= 0 <= row["ci_high"]
+        assert "wild cluster bootstrap" in row["inference"]
+        assert row["ci_high"] - row["ci_low"] < 2.0
+        st = checks.loc[(level, "stability")]
+        assert st["passed"] and st["same_sign"] == 1.0 and st["n_estimated"] == 50
+        assert st["ci_low"] <= effects.set_index("level").loc[level, "estimate"] <= st["ci_high"]
+    # computed once per context
+    assert im.placebo_checks(ctx, design=design, effects=effects, n_boot=199,
+                             n_subsets=50) is ctx.models["placebo"]
+
+
+def _with_dip(a, points: float) -> dict:
+    """The synthetic authority's tables with supported learners' attendance lowered by
+    ``points`` in the term before their first support: a pre-existing difference the
+    design does not adjust for (the dip is in no adjusted covariate for supports starting
+    in the second or third term)."""
+    from nlc_eval.data.extracts import session_of, term_of
+
+    first = im.first_supports(a.supports)
+    key = (session_of(first["start_date"]).to_numpy(dtype="int64") * 3
+           + term_of(first["start_date"]).to_numpy(dtype="int64") - 1)
+    before = pd.Series(key - 1, index=first["pupil_id"].to_numpy())
+    att = a.attendance.copy()
+    hit = (att["pupil_id"].map(before).to_numpy()
+           == (att["year"].astype("int64") * 3 + att["term"].astype("int64") - 1).to_numpy())
+    lower = np.round(points / 100 * att["possible_sessions"].to_numpy(float))
+    att.loc[hit, "attended_sessions"] = np.maximum(
+        att.loc[hit, "attended_sessions"].to_numpy(float) - lower[hit], 0).astype(
+        att["attended_sessions"].dtype)
+    return {"pupils": a.pupils, "attendance": att, "supports": a.supports,
+            "schools": a.schools}
+
+
+@pytest.mark.slow
+def test_placebo_outcome_fails_with_a_pre_existing_difference():
+    from nlc_eval.data.synthetic import authority
+
+    data = _with_dip(authority(seed=0), 3.0)
+    design = im.entry_cohorts(data)
+    ctx, effects = _placebo_ctx(data, design)
+    checks = im.placebo_checks(ctx, design=design, effects=effects, n_boot=199,
+                               n_subsets=20).set_index(["level", "check"])
+    for level in ("all", *im.LEVELS):
+        row = checks.loc[(level, "placebo outcome")]
+        assert not row["passed"], row
+        # the planted dip of 3 points, partly absorbed for first-term starts (where the term
+        # before is part of the adjusted previous session)
+        assert -3.5 < row["estimate"] < -1.0 and row["ci_high"] < 0, row
+        assert "where there should be none" in row["detail"]
