@@ -36,15 +36,6 @@ def _year(y) -> str:
     return f"{y - 1}/{str(y)[-2:]}"
 
 
-def _plain(x, decimals: int = 2) -> float | None:
-    """A finite number rounded (None for missing, so the table says not available)."""
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return round(v, decimals) if np.isfinite(v) else None
-
-
 def _finite(x) -> float | None:
     """A finite number unrounded (None for missing): the table prints it at its decimals."""
     try:
@@ -73,9 +64,12 @@ def schools_compared(cmp, stats: pd.DataFrame) -> Section:
     sec = Section()
     b = cmp.baseline_year
     names = {"schools": f"Schools in the {b} census", "compared": "Compared",
-             "pupils": f"Pupils on roll, {b}", "not_compared": "Not compared",
-             "opened_after_baseline": f"Opened after {b}"}
-    shown = t.rename(columns=names)
+             "pupils": f"Pupils on roll, {b}",
+             "not_compared": f"In the {b} census, not compared",
+             "opened_after_baseline": f"Opened after {b} or new code, not compared"}
+    order = ["schools", "compared", "not_compared", "opened_after_baseline", "pupils"]
+    shown = t[[c for c in order if c in t] + [c for c in t if c not in order]]
+    shown = shown.rename(columns=names)
     shown.index = [str(i).capitalize() for i in shown.index]
     shown.index.name = "Sector"
     rec = dict(t.attrs.get("disclosure", {}))
@@ -85,18 +79,22 @@ def schools_compared(cmp, stats: pd.DataFrame) -> Section:
     rec["count_columns"] = [names.get(c, c) for c in rec.get("count_columns", [])]
     shown.attrs = {"disclosure": rec}
     body = shown.drop(index="Total", errors="ignore")
-    shown = total_row(shown, {c: int(pd.to_numeric(body[c], errors="coerce").sum())
-                              for c in shown.columns if c != names["pupils"]})
+    totals = {c: int(pd.to_numeric(body[c], errors="coerce").sum())
+              for c in shown.columns if c != names["pupils"]}
+    shown = total_row(shown, totals)
     sec.tables["overview"] = Table(
-        shown, caption=f"{cmp.authority}'s schools in the {b} census and how many have a "
-                       "virtual comparator", source=SOURCE)
-    n = int(len(cmp.unmatched))
+        shown, caption=f"{cmp.authority}'s schools and how many have a virtual comparator "
+                       f"(schools in the {b} census, and schools that opened later)",
+        source=SOURCE,
+        notes=(f"A school that opened after {b}, or took a new school code, has no {b} "
+               "context to match on, so it has no virtual comparator and is not compared.",))
     sec.sentences.append(
         f"Each school is compared with its virtual comparator: the {cmp.k} schools of the "
         f"same sector in other authorities most like it in {b} (size, deprivation, free "
-        "school meals, staffing), weighted by how close they are."
-        + (f" {n} school{'s have' if n != 1 else ' has'} no comparator (listed in the "
-           "appendix)." if n else ""))
+        "school meals, staffing), weighted by how close they are.")
+    sec.sentences.append(cr.not_compared_words(totals[names["not_compared"]],
+                                               totals[names["opened_after_baseline"]], b))
+    n = int(len(cmp.unmatched))
     if n:
         u = cmp.unmatched
         reasons = pd.DataFrame({"Sector": u["sector"].astype(str).str.capitalize().to_numpy(),
@@ -130,14 +128,24 @@ def comparator_sources(cmp, *, top: int = 12) -> Section:
 
 def gaps(cmp, gaps: pd.DataFrame) -> Section:
     """The difference from the virtual comparator, measure by measure and year by year."""
+    from nlc_eval import compare_report as cr
+
     sec = Section()
     g = gaps.loc[gaps["sector"] == "all"].copy() if "sector" in gaps else gaps.copy()
     g = g.sort_values(["outcome", "year"])
+    decimals = cr.gap_decimals(g)
+    d_of = g["outcome"].astype(str).map(decimals).to_numpy()
+
+    def cells(col: str) -> list[str | None]:
+        # each measure's rows at the decimals its sentences use (cr.gap_decimals)
+        return [fmt.number(v, int(d)) if _finite(v) is not None else None
+                for v, d in zip(g[col].to_numpy(float), d_of, strict=True)]
+
     t = pd.DataFrame({"Measure": g["outcome"].map(_measure).to_numpy(),
                       "Session": g["year"].map(_year).to_numpy(),
-                      "Difference from comparator (points)": g["estimate"].map(_plain).to_numpy(),
-                      "95% interval from": g["ci_low"].map(_plain).to_numpy(),
-                      "95% interval to": g["ci_high"].map(_plain).to_numpy(),
+                      "Difference from comparator (points)": cells("estimate"),
+                      "95% interval from": cells("ci_low"),
+                      "95% interval to": cells("ci_high"),
                       "Schools compared": g["n_schools"].astype("int64").to_numpy()})
     t = t.set_index(["Measure", "Session"])
     t = _no_counts(t)
@@ -148,6 +156,7 @@ def gaps(cmp, gaps: pd.DataFrame) -> Section:
         notes=("Authority mean of (school minus virtual comparator), in percentage points, "
                "with 95% intervals that allow for the same school appearing every year. "
                "Higher is better for attendance and ACEL, lower is better for absence.",
+               "Each measure is printed at the decimals its summary sentence uses.",
                "A measure appears only in years with new figures."))
     att = g[g["outcome"] == "attendance_rate"]
     if len(att):
@@ -155,13 +164,15 @@ def gaps(cmp, gaps: pd.DataFrame) -> Section:
                             "Difference from comparator (points)": att["estimate"].to_numpy(float),
                             "95% interval from": att["ci_low"].to_numpy(float),
                             "95% interval to": att["ci_high"].to_numpy(float)})
+        d = decimals["attendance_rate"]
         sec.figures["attendance"] = Figure(
             "trend", fig, {"x": "Session", "y": "Difference from comparator (points)",
                            "low": "95% interval from", "high": "95% interval to",
                            "unit": "percentage points"},
             caption=f"Attendance of {cmp.authority}'s schools minus their virtual comparators "
                     f"with 95% intervals, {_year(att['year'].min())} to "
-                    f"{_year(att['year'].max())}", source=SOURCE)
+                    f"{_year(att['year'].max())}", source=SOURCE,
+            decimals=dict.fromkeys(fig.columns[1:], d))
     sec.sentences.append("The latest difference for each measure is summarised above; "
                          "every session is in the table.")
     return sec
@@ -169,14 +180,19 @@ def gaps(cmp, gaps: pd.DataFrame) -> Section:
 
 def change(cmp, did: pd.DataFrame) -> Section:
     """Did the difference move? The comparative difference in differences."""
+    from nlc_eval import compare_report as cr
+
     sec = Section()
     ok = did[did["estimate"].notna()]
+    # the decimals of the summary's sentences about these changes (cr.did_sentence)
+    d = cr.did_decimals(ok["estimate"], ok["ci_low"], ok["ci_high"])
+    cols = ("Change in the difference (points)", "95% interval from", "95% interval to")
     t = pd.DataFrame({
         "Measure": ok["outcome"].map(_measure).to_numpy(),
         "From": ok["baseline"].map(_year).to_numpy(), "To": ok["followup"].map(_year).to_numpy(),
-        "Change in the difference (points)": ok["estimate"].map(_plain).to_numpy(),
-        "95% interval from": ok["ci_low"].map(_plain).to_numpy(),
-        "95% interval to": ok["ci_high"].map(_plain).to_numpy(),
+        "Change in the difference (points)": ok["estimate"].map(_finite).to_numpy(),
+        "95% interval from": ok["ci_low"].map(_finite).to_numpy(),
+        "95% interval to": ok["ci_high"].map(_finite).to_numpy(),
         "Schools compared": ok["n_schools"].astype("int64").to_numpy(),
         "Better is": ok["better_is"].astype(str).to_numpy(),
         "Note": ok["note"].fillna("").astype(str).to_numpy(),
@@ -186,7 +202,8 @@ def change(cmp, did: pd.DataFrame) -> Section:
             _no_counts(t),
             caption=f"Change in the difference from the virtual comparator, {cmp.authority}",
             source=SOURCE, notes=("Schools compared in both years only, so schools opening "
-                                  "or closing do not move it.",))
+                                  "or closing do not move it.",),
+            decimals=dict.fromkeys(cols, d))
         fig = pd.DataFrame({"Measure": [f"{m}, {a} to {b}" for m, a, b in
                                         zip(t.index, t["From"], t["To"], strict=True)],
                             "Change (points)": t["Change in the difference (points)"]
@@ -198,7 +215,8 @@ def change(cmp, did: pd.DataFrame) -> Section:
                             "low": "95% interval from", "high": "95% interval to",
                             "unit": "percentage points"},
             caption=f"Change in the difference from the virtual comparator with 95% "
-                    f"intervals, {cmp.authority}", source=SOURCE)
+                    f"intervals, {cmp.authority}", source=SOURCE,
+            decimals=dict.fromkeys(fig.columns[1:], d))
     missing = did[did["estimate"].isna()]
     for (b, f), grp in missing.groupby([missing["baseline"].fillna(0),
                                        missing["followup"].fillna(0)], sort=False):
@@ -210,9 +228,13 @@ def change(cmp, did: pd.DataFrame) -> Section:
 
 
 def synthetic_control(sc, authority: str) -> Section:
-    """The authority-wide synthetic control of attendance, its weights and placebos."""
+    """The authority-wide synthetic control of attendance, its weights and placebos: the
+    technical appendix (the page's summary says it in one plain sentence,
+    :func:`nlc_eval.compare_report.synthetic_summary`)."""
+    from nlc_eval import compare_report as cr
+
     sec = Section()
-    sec.sentences.append(sc.sentence())
+    sec.sentences.append(cr.synthetic_diagnostics(sc, authority))
     w = sc.weights[sc.weights > 0.005].sort_values(ascending=False)
     sec.tables["weights"] = _table(
         pd.DataFrame({"Weight %": (100 * w).round(1).to_numpy()},
@@ -221,7 +243,7 @@ def synthetic_control(sc, authority: str) -> Section:
         source=SOURCE)
     tidy = sc.tidy()
     # at the decimals of the sentence above (its average gap is the first row)
-    d = fmt.effect(sc.effect, sc.ci_low, sc.ci_high, min_decimals=2).decimals
+    d = cr.synthetic_decimals(sc)
     t = pd.DataFrame({"Effect (points)": tidy["estimate"].map(_finite).to_numpy(),
                       "95% interval from": tidy["ci_low"].map(_finite).to_numpy(),
                       "95% interval to": tidy["ci_high"].map(_finite).to_numpy(),
@@ -234,7 +256,8 @@ def synthetic_control(sc, authority: str) -> Section:
         caption=f"Attendance of {authority} against its synthetic control", source=SOURCE,
         decimals={"Effect (points)": d, "95% interval from": d, "95% interval to": d})
     p = sc.placebos.copy()
-    name_col = "unit" if "unit" in p else p.columns[0]
+    # the authority's name: a "unit" column, else the index (never a column of numbers)
+    names = p["unit"] if "unit" in p else pd.Series(p.index, index=p.index)
     pt = pd.DataFrame({
         # two decimals, as the sentence above quotes the authority's fit
         "Fit before (RMSPE)": p["pre_rmspe"].map(lambda v: fmt.number(v, 2)).to_numpy(),
@@ -243,7 +266,7 @@ def synthetic_control(sc, authority: str) -> Section:
                                          else "very large (fit before is near zero)")
         .to_numpy(),
         "The authority itself": np.where(p["treated"].astype(bool), "Yes", "No")},
-        index=pd.Index(p[name_col].astype(str).to_numpy(), name="Authority"))
+        index=pd.Index(names.astype(str).to_numpy(), name="Authority"))
     # the ten largest ratios, and the authority itself wherever it ranks (the caption says so)
     own = pt["The authority itself"].eq("Yes").to_numpy()
     top = np.arange(len(pt)) < 10
@@ -252,7 +275,7 @@ def synthetic_control(sc, authority: str) -> Section:
                              "authorities with the largest after/before ratios", source=SOURCE,
         notes=("Each authority is given the same treatment in turn; a gap after the fit "
                "period that is large for the authority and small for the others is "
-               "evidence of an effect.",))
+               "evidence of an effect.", cr.synthetic_limits(sc)))
     return sec
 
 
