@@ -684,11 +684,15 @@ def with_previous_term(design: pd.DataFrame, data) -> pd.DataFrame:
     att = _table(data, "attendance")
     att = att.loc[att["possible_sessions"] > 0, ["pupil_id", "year", "term",
                                                  "attended_sessions", "possible_sessions"]]
+    # a learner with two rows in a term (two schools) has the term's sessions added up
+    att = att.assign(_key=att["year"].to_numpy(dtype="int64") * 3
+                     + att["term"].to_numpy(dtype="int64"))
+    term = att.groupby(["pupil_id", "_key"], sort=False)[
+        ["attended_sessions", "possible_sessions"]].sum().reset_index()
     prev = pd.DataFrame({
-        "pupil_id": att["pupil_id"].to_numpy(),
-        "_key": att["year"].to_numpy(dtype="int64") * 3 + att["term"].to_numpy(dtype="int64"),
-        PLACEBO_OUTCOME: 100.0 * att["attended_sessions"].to_numpy(float)
-        / att["possible_sessions"].to_numpy(float)}).drop_duplicates(["pupil_id", "_key"])
+        "pupil_id": term["pupil_id"], "_key": term["_key"],
+        PLACEBO_OUTCOME: 100.0 * term["attended_sessions"].to_numpy(float)
+        / term["possible_sessions"].to_numpy(float)})
     # a row's entry term has key year*3 + term - 1; the term before it, key year*3 + term - 2,
     # which is the attendance row with year*3 + term equal to the entry term's key
     out = design.assign(_key=design["year"].to_numpy(dtype="int64") * 3

@@ -114,11 +114,9 @@ def summary(ctx, *, cluster: str = "") -> Section:
     return sec
 
 
-#: The placebo checks' table: its number columns (printed at one precision, as the sentences
-#: quoting them) and the result column.
+#: The number columns of the placebo checks' table (printed at one precision, as the
+#: sentences quoting them).
 CHECK_COLUMNS = ("Estimate (percentage points)", "From", "To")
-CHECK_NAMES = {"placebo outcome": "Term before support started",
-               "stability": "Random subsets of clusters"}
 
 
 def _authority_effects(ctx, eff: pd.DataFrame | None = None) -> pd.DataFrame:
