@@ -288,7 +288,7 @@ class SyntheticControlResult(Estimate):
             f"{round(self.conf_level * 100):d}% range {f.low} to "
             f"{f.high}); {k} of {self.n_units} authorities had {how} at least as large "
             f"(placebo {fmt.p_value(p)}). The synthetic comparator is built mostly from {donors}, "
-            f"fitted on {len(self.pre_years)} pre-period year(s) with RMSPE "
+            f"fitted on {_years(len(self.pre_years))} before the change with RMSPE "
             f"{self.pre_rmspe:.2f}."
         )
 
@@ -498,7 +498,7 @@ def synthetic_control(
         n_treated=1,
         n_control=len(donors),
         method=(f"{variant}synthetic control (non-negative donor weights summing to one, "
-                f"fitted on {len(pre)} pre-period year(s))"),
+                f"fitted on {_years(len(pre))} before the change)"),
         outcome=outcome_label or outcome_label_of(column),
         units=units,
         design="change" if intercept else "level",
@@ -595,3 +595,8 @@ def authority_synthetic_control(
         covariate_weight=covariate_weight, intercept=intercept,
         units="percentage points" if outcome in OUTCOMES else "",
     )
+
+
+def _years(n: int) -> str:
+    """``1`` -> ``'1 year'``, ``2`` -> ``'2 years'``."""
+    return f"{n} year" if n == 1 else f"{n} years"

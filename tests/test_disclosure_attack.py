@@ -137,7 +137,13 @@ def _words(label: str) -> set[str]:
 
 
 def _is_whole(label: str) -> bool:
-    return bool(_words(label) & _WHOLE_WORDS)
+    # a whole word that starts a proper name ("All Saints Primary School") names no whole
+    for m in re.finditer(r"[A-Za-z]+", label):
+        if m.group(0).lower() in _WHOLE_WORDS:
+            rest = label[m.end():].lstrip()
+            if not rest[:1].isupper():
+                return True
+    return False
 
 
 def _less(a: str, b: str) -> bool:
@@ -165,6 +171,11 @@ def _differencing(soup, tables) -> list[str]:
     other count columns; a count of people in a sentence and a count in a table whose header
     the sentence names (its noun and its other words).
     """
+    # what each table is about: its caption without "Table N." (two tables about different
+    # things, P1 and P4 assessments say, hold different groups under the same row name)
+    about = [re.sub(r"^table \d+\.\s*", "", (tb.find("caption").get_text(" ", strip=True)
+                                               if tb.find("caption") else "").lower())
+             for tb in soup.find_all("table")]
     counts = []
     for t, (head, body) in enumerate(tables):
         for j, h in enumerate(head):
@@ -182,9 +193,10 @@ def _differencing(soup, tables) -> list[str]:
         if ha == hb and ta == tb:
             nested = _is_whole(ra) or _is_whole(rb) or _less(ra, rb) or _less(rb, ra)
         elif ha == hb:
-            # two tables: the same group, two wholes, or a whole and a part of the same thing
+            # two tables: the same group (in tables about the same thing), two wholes, or a
+            # whole and a part of the same thing
             shared = {w.rstrip("s") for w in _words(ra)} & {w.rstrip("s") for w in _words(rb)}
-            nested = ra == rb or (_is_whole(ra) and _is_whole(rb)) or (
+            nested = (ra == rb and about[ta] == about[tb]) or (_is_whole(ra) and _is_whole(rb)) or (
                 (_is_whole(ra) or _is_whole(rb)) and bool(shared - _WHOLE_WORDS))
         elif ta == tb and ra == rb:
             nested = wa or wb                    # a row total against a column total
@@ -202,8 +214,11 @@ def _differencing(soup, tables) -> list[str]:
                 continue
             said = _words(text)
             for _, h, r, v, _ in counts:
-                # the table's count of the same measure: its noun and its other words
+                # the table's count of the same measure: its noun and its other words;
+                # a named group only when the sentence names it too
                 named = _words(re.sub(r"\([^)]*\)", "", h)) - {"in", "on", "of", "the"}
+                if not (_is_whole(r) or r.lower() in text.lower()):
+                    continue
                 if m.group(2) in named and named - {m.group(2)} <= said \
                         and 1 <= abs(n - v) < THRESHOLD:
                     leaks.append(f"sentence {m.group(0)!r} vs {h!r} {r} {v:.0f}")
@@ -294,6 +309,18 @@ def test_marker_or_missing_value_in_a_sentence_is_refused(text):
                  [["All supports", "54,692", "54,694"]])),
     # two schools of nearly the same size are not nested
     _page(_table(["School", "Pupils on roll"], [["School 1", "120"], ["School 2", "122"]])),
+    # ... even when one school's name begins with "All" (a real North Lanarkshire name)
+    _page(_table(["School", "Pupils on roll"], [["All Saints Primary School", "201"],
+                                                ["Langloan Primary School", "205"]])),
+    # the same school in tables about different things (P1 and P4 assessments)
+    _page(_table(["School", "Pupils assessed"], [["Abronhill Primary School", "20"]])
+          .replace("Table 1. T", "Table 1. P1 literacy, 2021/22"),
+          _table(["School", "Pupils assessed"], [["Abronhill Primary School", "16"]])
+          .replace("Table 1. T", "Table 2. P4 literacy, 2021/22")),
+    # a sentence about one school against another school's roll
+    _page("<p>Mavisbank School (30 pupils) has more pupils than the family's average.</p>",
+          _table(["School", "Pupils on roll"], [["Mavisbank School", "30"],
+                                                ["Willowbank School", "26"]])),
 ])
 def test_safe_pages_pass_both(html):
     assert attack(html) == []

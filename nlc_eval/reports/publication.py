@@ -19,14 +19,17 @@ found). The scan is a second line of defence: tables are already protected by
 - small counts derivable by differencing (:func:`nested_differences`): two counts of the
   same measure (the same count header, or people in a sentence) for groups where one
   contains the other that differ by 1 to ``threshold - 1``. Groups are taken to be nested
-  when one row names a whole (``Total``, ``All ...``, ``Authority``, ``... all supports``,
-  ``... overall``) and the other is a row of the same column; when one row names a group
-  less a part (``... excluding ...``, ``... without ...``); when two tables have under the
-  same header a row of the same name, two wholes, or a whole and a row sharing a word with
-  it (``Cluster 01, all supports`` and ``Cluster 01, additional support``); when in one
-  row a column headed ``Total ...`` or ``All ...`` stands beside other counts of people;
-  or when a sentence's count of people sits near a table's count whose header the sentence
-  names (its noun and other words). In a table with a total row whose cells are all shown, the total and the
+  when one row names a whole (``Total``, ``All``, ``All supports``, ``Authority``,
+  ``... all supports``, ``... overall``; not a name such as ``All Saints Primary School``)
+  and the other is a row of the same column; when one row names a group less a part
+  (``... excluding ...``, ``... without ...``); when two tables have under the same header
+  two wholes, a whole and a row sharing a word with it (``Cluster 01, all supports`` and
+  ``Cluster 01, additional support``), or a row of the same name in tables about the same
+  thing (the same caption after its number: a school's pupils assessed at P1 and at P4
+  are different groups); when in one row a column headed ``Total ...`` or ``All ...``
+  stands beside other counts of people; or when a sentence's count of people names a
+  table's measure (its noun and other words) and the row's group (its name, unless the
+  row is a whole). In a table with a total row whose cells are all shown, the total and the
   sum of the other rows must not differ by 1 to ``threshold - 1`` (a group counted twice,
   or left out). Learners and learner-terms are different measures and are never compared.
 """
@@ -161,8 +164,12 @@ def derived_counts(html_text: str, threshold: int | None = None) -> list[str]:
     return found
 
 
-_WHOLE = re.compile(r"^(total|all\b|authority\b|overall\b|whole\b)|\ball supports$|"
-                    r"\boverall$|\btotal$", re.IGNORECASE)
+# a row naming a whole: "Total", "All", "All supports", "Authority", "... overall"; not a
+# name that merely begins with the word ("All Saints Primary School")
+_GROUP_NOUNS = (r"(supports?|schools?|pupils?|learners?|levels?|stages?|clusters?|sectors?|"
+                r"famil(?:y|ies)|years?|sessions?|organisers?|groups?)")
+_WHOLE = re.compile(r"^(total\b|all(\s+" + _GROUP_NOUNS + r")?\s*(,|$)|authority\b|overall\b|"
+                    r"whole\b)|\ball supports$|\boverall$|\btotal$", re.IGNORECASE)
 _LESS = re.compile(r"^(.*?)[\s,(]+(?:excluding|without|except|less|minus)\b", re.IGNORECASE)
 
 
@@ -220,6 +227,12 @@ def nested_differences(html_text: str, threshold: int | None = None) -> list[str
     threshold = _threshold(threshold)
     cells: list[tuple[int, str, str, float]] = []   # (table, measure, row, value)
     found: list[str] = []
+    # rows of the same name in two tables describe the same group only when the tables are
+    # about the same thing (the same caption after "Table N."): a school's pupils assessed
+    # at P1 and at P4, or in two sessions, are different groups; a whole and a part of it
+    # ("Cluster 01, all supports", "Cluster 01, additional support") are nested wherever
+    # they stand
+    subjects = _subjects(html_text)
     for t, (header, body) in enumerate(_tables(html_text)):
         found += _row_total_vs_columns(header, body, threshold)
         offset = 1 if body and header and len(body[0]) == len(header) + 1 else 0
@@ -246,7 +259,9 @@ def nested_differences(html_text: str, threshold: int | None = None) -> list[str
             if ma != mb or not _small_gap(va, vb, threshold):
                 continue
             same_table = ta == tb and _nested_rows(ra, rb)
-            same_group = ta != tb and (ra.lower() == rb.lower() or _whole_and_part(ra, rb))
+            same_group = ta != tb and (
+                (subjects[ta] == subjects[tb] and ra.lower() == rb.lower())
+                or _whole_and_part(ra, rb))
             if same_table or same_group:
                 flag(f"'{ma}' of '{ra}' ({va:,.0f}) and of '{rb}' ({vb:,.0f}) differ by "
                      f"{abs(va - vb):.0f}, a group of fewer than {threshold}")
@@ -259,7 +274,10 @@ def nested_differences(html_text: str, threshold: int | None = None) -> list[str
                 continue
             said = set(re.findall(r"[\w-]+", sentence.lower()))
             for measure, row, v in people:
-                if "term" not in measure and _names(said, m.group(0), measure) \
+                # a named group (a school, a cluster) only against a sentence that names
+                # it; a whole (all supports, the authority) against any sentence
+                named = bool(_WHOLE.search(row)) or row.lower() in sentence.lower()
+                if "term" not in measure and named and _names(said, m.group(0), measure) \
                         and _small_gap(n, v, threshold):
                     flag(f"the sentence's {m.group(0)!r} and '{measure}' of '{row}' "
                          f"({v:,.0f}) differ by {abs(n - v):.0f}, a group of fewer than "
@@ -350,6 +368,17 @@ def _total_minus_visible(header: list[str], body: list[list[str]], threshold: in
             if 1 <= left < threshold:
                 out.append(f"column '{h}': the total minus the visible cells gives the hidden "
                            f"count {left:.0f}")
+    return out
+
+
+def _subjects(text: str) -> list[str]:
+    """Each table's caption without its number ("Table 3. "), in the order of :func:`_tables`."""
+    out = []
+    for table in _soup(text).find_all("table"):
+        cap = table.find("caption")
+        words = cap.get_text(" ", strip=True) if cap is not None else ""
+        out.append(re.sub(r"^\s*table\s+\d+[a-z]?[.:]?\s*", "", words, flags=re.IGNORECASE)
+                   .strip().lower())
     return out
 
 
