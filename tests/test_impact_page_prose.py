@@ -9,6 +9,7 @@ seen; one evaluation is estimated on the synthetic authority.
 
 from __future__ import annotations
 
+import copy
 import re
 
 import matplotlib
@@ -260,3 +261,20 @@ def test_the_evaluation_sentence_quotes_its_table(ctx):
         if m.group(1) else (m.group(5), m.group(6), m.group(7))
     (row,) = _cells(sec.tables["estimate"]).values()
     assert quoted == tuple(row[c] for c in cluster.EFFECT_COLUMNS)
+
+
+def test_cluster_effects_computed_standalone_publish_the_shared_counts(ctx):
+    # a cluster notebook run without the batch's shared effects table publishes the same
+    # learner counts as the batch (one per group, nested groups never 1-4 apart), not the
+    # estimate's own counts
+    from nlc_eval.reports.sections import cluster as cluster_sections
+
+    bare = copy.copy(ctx)
+    bare.models = {}
+    cl = ctx.clusters[0]
+    out = cluster_sections.effects(bare, cl)
+    counts = impact_models.report_counts(bare)
+    row = out[(out["scope"] == "cluster") & (out["label"] == str(cl))].iloc[0]
+    assert (int(row["n_treated"]), int(row["n_control"])) == tuple(counts[(str(cl), None)])
+    auth = out[out["scope"] == "authority"].iloc[0]
+    assert (int(auth["n_treated"]), int(auth["n_control"])) == tuple(counts[(None, None)])

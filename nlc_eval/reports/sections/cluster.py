@@ -156,6 +156,10 @@ def effects(ctx, cluster: str | None) -> pd.DataFrame:
         out = pd.concat([out, pd.DataFrame([row])], ignore_index=True)
         for col in ("n_treated", "n_control"):
             out[col] = pd.to_numeric(out[col], errors="coerce").astype("Int64")
+        # the counts every page publishes for these groups (one per group; nested groups
+        # never 1-4 apart), not the estimate's own, as in the batch's shared table
+        out = impact_models.with_published_counts(
+            out, impact_models.report_counts(ctx, design=design))
     return out
 
 
