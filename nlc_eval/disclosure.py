@@ -17,7 +17,9 @@ to that row's total; with a total row each column's cells add up to that column'
 ``total_row`` / ``total_column``). After :func:`suppress`:
 
 1. no visible count lies in ``1 .. threshold-1``;
-2. no relation (row or column) has exactly one hidden cell, counting its total as a cell;
+2. no relation (row or column) has exactly one hidden cell, counting its total as a cell,
+   and no relation with a shown total has hidden members that add up to 1 to
+   ``threshold - 1`` (the total minus the shown members would give that group away);
 3. stronger: no hidden non-zero count is determined by *any combination* of the
    relations, even for an intruder who knows which hidden cells are zero. For every such
    cell there is another table, agreeing with every shown value, every relation and the
@@ -247,8 +249,37 @@ def _pick(block: _Block, hidden: np.ndarray, candidates: Iterable[int]) -> int |
     return best
 
 
+def _small_hidden_group(block: _Block, flat_hidden: np.ndarray, threshold: int
+                        ) -> int | None:
+    """A line whose shown total minus its shown members gives a small group away.
+
+    With the total of a line shown, its hidden members add up to the total minus the
+    visible members: that sum is the count of a group (the hidden members together) and
+    must be 0 or at least ``threshold``. Returns the cell to hide next on the first line
+    that breaks this (its smallest visible non-zero member, else its total), or None.
+    """
+    flat_vals = block.values.ravel()
+    flat_total = block.is_total.ravel()
+    for cells, signs in block.lines:
+        members = cells[signs > 0]
+        totals = cells[signs < 0]
+        if totals.size != 1 or flat_hidden[totals[0]]:
+            continue
+        gone = members[flat_hidden[members]]
+        if gone.size < 2:
+            continue               # one hidden member is handled by the single-cell rule
+        group = float(flat_vals[gone].sum())
+        if 0 < group < threshold:
+            shown = [int(c) for c in members if not flat_hidden[c] and flat_vals[c] != 0
+                     and not flat_total[c]]
+            if shown:
+                return min(shown, key=lambda c: (flat_vals[c], c))
+            return int(totals[0])
+    return None
+
+
 def _protect(block: _Block, hidden: np.ndarray, reason: np.ndarray, *, exact: bool,
-             protect_zeros: bool = False) -> None:
+             protect_zeros: bool = False, threshold: int = THRESHOLD) -> None:
     """Add secondary suppression in place until the guarantee holds."""
     if not (hidden.flags.c_contiguous and reason.flags.c_contiguous):
         raise ValueError("internal: suppression masks must be C-contiguous")
@@ -278,6 +309,12 @@ def _protect(block: _Block, hidden: np.ndarray, reason: np.ndarray, *, exact: bo
                         )
                     hide(cell)
                     changed = True
+            # 1b. nor a shown total minus its shown members that gives away a small group
+            # (the hidden members together)
+            cell = _small_hidden_group(block, flat_hidden, threshold)
+            if cell is not None:
+                hide(cell)
+                changed = True
         if not exact:
             return
         # 2. no hidden cell determined by any combination of lines. With zeros shown by
@@ -549,7 +586,8 @@ def suppress(
         small = ((size >= 1) & (size < threshold))[:, None] & ~hidden
         reason[small] = "small group"
         hidden |= small
-    _protect(block, hidden, reason, exact=exact, protect_zeros=zeros == "suppress")
+    _protect(block, hidden, reason, exact=exact, protect_zeros=zeros == "suppress",
+             threshold=threshold)
 
     record = []
     for j, c in enumerate(cols):

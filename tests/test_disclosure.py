@@ -398,3 +398,28 @@ def test_nested_counts_leave_no_small_difference_on_random_families(seed):
     assert all(out[k] >= raw[k] for k in groups)
     assert all(out[k] == raw[k] for k in groups
                if not any(1 <= abs(raw[k] - raw[j]) < 5 for j in groups))
+
+
+def test_hidden_members_of_a_shown_total_never_add_up_to_a_small_group():
+    # the total minus the shown cells is the hidden cells' sum: a group count, which must be
+    # 0 or at least the threshold. Checked on random tables by summing what was hidden.
+    from nlc_eval.disclosure import THRESHOLD
+
+    rng = np.random.default_rng(5)
+    seen_small_sums = 0
+    for _ in range(300):
+        n, k = int(rng.integers(2, 7)), int(rng.integers(1, 4))
+        vals = rng.choice([0, 1, 2, 3, 4, 5, 6, 9, 20, 40], size=(n, k),
+                          p=[.1, .15, .15, .1, .1, .1, .1, .1, .05, .05])
+        t = pd.DataFrame(vals, index=[f"r{i}" for i in range(n)],
+                         columns=[f"c{j}" for j in range(k)])
+        out = suppress(t, margins="row", count_columns=list(t.columns))
+        for col in t.columns:
+            hidden = out.loc[t.index, col].isna()
+            if out.loc["Total", col] is pd.NA or pd.isna(out.loc["Total", col]):
+                continue
+            group = int(t.loc[hidden, col].sum())
+            seen_small_sums += int(hidden.sum() >= 2)
+            assert group == 0 or group >= THRESHOLD, (t, out, col)
+            assert int(out.loc["Total", col]) == int(t[col].sum())
+    assert seen_small_sums > 50       # the check met many columns with several hidden cells
