@@ -250,15 +250,9 @@ class FamilyFormer:
             lk = list(locked)
             if len(lk) != n:
                 raise ConstraintError(f"locked has {len(lk)} entries for {n} rows.")
-            first: dict = {}
-            for i, v in enumerate(lk):
-                if _missing(v):
-                    continue
-                if v in first:
-                    must_link.append((first[v], i))
-                else:
-                    first[v] = i
-                    lock_names.append(v)
+            pairs, first = _lock_pairs(lk)
+            must_link += pairs
+            lock_names = list(first)
             if len(lock_names) > k:
                 raise ConstraintError(
                     f"{len(lock_names)} locked families but only {k} families; lock fewer "
@@ -415,15 +409,8 @@ class FamilyFormer:
         for t, v in enumerate(shut):
             labels[closed_rows[v]] = k_sub + t
         # the whole problem, for explanations: locks as must-link and one shared group
-        pairs = list(must_link)
-        first: dict = {}
-        for i, v in enumerate(lk):
-            if _missing(v):
-                continue
-            if v in first:
-                pairs.append((first[v], i))
-            else:
-                first[v] = i
+        lock_links, first = _lock_pairs(lk)
+        pairs = list(must_link) + lock_links
         comp = _components(n, pairs)
         lock_sp = np.array([comp[first[v]] for v in first])
         P, row_sp = self._problem(X, k, comp, cl, None, lock_sp)
@@ -613,6 +600,21 @@ class FamilyFormer:
         return (" and ".join(parts) + ". " + _sizes_message(n, P.size_min, P.size_max, None)
                 + " Loosen the size bounds, change the number of families or drop a constraint.")
 
+
+
+def _lock_pairs(locked) -> tuple[list[tuple[int, int]], dict]:
+    """Locks as must-link pairs (each school to the first of its family) and the first row
+    of each locked family, in order of appearance."""
+    pairs: list[tuple[int, int]] = []
+    first: dict = {}
+    for i, v in enumerate(locked):
+        if _missing(v):
+            continue
+        if v in first:
+            pairs.append((first[v], i))
+        else:
+            first[v] = i
+    return pairs, first
 
 def _missing(v) -> bool:
     if v is None:
