@@ -350,6 +350,20 @@ def simd_figure_data(profiles: pd.DataFrame, schools: pd.DataFrame) -> pd.DataFr
     for i in (2, 3, 4):
         small = ((counts[f"simd_q{i}"] >= 1) & (counts[f"simd_q{i}"] < 5)).to_numpy()
         out.loc[small, f"simd_q{i}_share"] = np.nan
+    # A row's shares add up to 100%, so 100 minus the shown shares is the hidden share; with
+    # the denominator known from quintile 1 (count and % in the profile table) that would give
+    # a hidden 1-4 pupils away. Hide further quintiles 2-4 (smallest first; the table does not
+    # show them) until the hidden pupils number 0 or at least 5.
+    for row in range(len(out)):
+        hidden = out.iloc[row].isna().to_numpy().copy()
+        cnt = counts.iloc[row].to_numpy(dtype=float)
+        while 0 < np.nansum(cnt[hidden]) < 5:
+            spare = [i for i in (1, 2, 3) if not hidden[i]]
+            if not spare:
+                break
+            pick = min(spare, key=lambda i: (cnt[i] if np.isfinite(cnt[i]) else np.inf, i))
+            hidden[pick] = True
+            out.iloc[row, pick] = np.nan
     out = (100 * out).round(1)
     return out.reset_index().rename(columns={"label": "school_name"})
 
