@@ -6,7 +6,8 @@ is known. 100 minus the shown shares, times that denominator, is then the number
 """
 import numpy as np
 import pandas as pd
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nlc_eval.reports import measures
 from nlc_eval.reports.sections._common import simd_figure_data
