@@ -335,7 +335,10 @@ def simd_figure_data(profiles: pd.DataFrame, schools: pd.DataFrame) -> pd.DataFr
     """SIMD quintile shares (%) per school for the profile figure, blank where suppressed.
 
     A share is blank when the profile table hides it, or when its count is 1-4 pupils
-    (a share beside a roll would give the count away).
+    (a share beside a roll would give the count away). A row's shares add up to 100%, so a
+    row never hides exactly one share (100 minus the others would give it, undoing the
+    table's protection of that cell), nor 1-4 pupils in all: further quintiles 2-4 are hidden
+    (smallest first) until it does neither.
     """
     s = schools.copy()
     s["label"] = unique_labels(s["school_name"].astype(str), s["seed_code"]).to_numpy()
@@ -350,14 +353,12 @@ def simd_figure_data(profiles: pd.DataFrame, schools: pd.DataFrame) -> pd.DataFr
     for i in (2, 3, 4):
         small = ((counts[f"simd_q{i}"] >= 1) & (counts[f"simd_q{i}"] < 5)).to_numpy()
         out.loc[small, f"simd_q{i}_share"] = np.nan
-    # A row's shares add up to 100%, so 100 minus the shown shares is the hidden share; with
-    # the denominator known from quintile 1 (count and % in the profile table) that would give
-    # a hidden 1-4 pupils away. Hide further quintiles 2-4 (smallest first; the table does not
-    # show them) until the hidden pupils number 0 or at least 5.
+    # 100 minus the shown shares is the hidden share, and quintile 1's count and % in the
+    # profile table give the denominator; only quintiles 2-4 can be added (the table shows 1, 5)
     for row in range(len(out)):
         hidden = out.iloc[row].isna().to_numpy().copy()
         cnt = counts.iloc[row].to_numpy(dtype=float)
-        while 0 < np.nansum(cnt[hidden]) < 5:
+        while hidden.sum() == 1 or 0 < np.nansum(cnt[hidden]) < 5:
             spare = [i for i in (1, 2, 3) if not hidden[i]]
             if not spare:
                 break
