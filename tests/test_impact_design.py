@@ -122,7 +122,7 @@ def test_components_equal_statsmodels_reml_in_balanced_data():
 
 def test_planted_iccs_covered_by_their_intervals_over_seeds():
     # 200 synthetic authorities with ICCs 0.1 (clusters) and 0.2 (schools), 23 clusters of
-    # 2-8 schools of 5-40 pupils (unbalanced): the default 95% pivotal intervals cover the
+    # 2-8 schools of 5-40 pupils (unbalanced): the 95% pivotal intervals cover the
     # planted values in 93-97% of them. The binomial 99.9% range of a true 95% over 200
     # draws is 174-197 (exact binomial quantiles, computed here).
     from scipy.stats import binom
@@ -139,7 +139,7 @@ def test_planted_iccs_covered_by_their_intervals_over_seeds():
              + rng.normal(0, np.sqrt(0.7), len(s)))
         df = pd.DataFrame({"cluster": c, "school": s, "y": y})
         t = design_parameters(df, "y", ["cluster", "school"], n_draws=2000,
-                              random_state=seed).table.set_index("level")
+                              interval="pivotal", random_state=seed).table.set_index("level")
         hits += [t.loc["cluster", "icc_low"] <= 0.1 <= t.loc["cluster", "icc_high"],
                  t.loc["school", "icc_low"] <= 0.2 <= t.loc["school", "icc_high"]]
     lo, hi = binom.ppf(0.0005, n, 0.95), binom.ppf(0.9995, n, 0.95)
@@ -157,7 +157,8 @@ def test_pivotal_interval_matches_the_exact_f_interval_of_a_balanced_one_way_des
     g = np.repeat(np.arange(a), n)
     y = rng.normal(0, np.sqrt(0.15), a)[g] + rng.normal(0, np.sqrt(0.85), a * n)
     df = pd.DataFrame({"school": g, "y": y})
-    t = design_parameters(df, "y", ["school"], n_draws=200_000).table.set_index("level")
+    t = design_parameters(df, "y", ["school"], n_draws=200_000,
+                          interval="pivotal").table.set_index("level")
     means = df.groupby("school")["y"].mean()
     msb = n * ((means - y.mean()) ** 2).sum() / (a - 1)
     msw = ((y - means[g].to_numpy()) ** 2).sum() / (a * (n - 1))
@@ -175,7 +176,10 @@ def test_bootstrap_intervals_remain_available():
     t = p.table.set_index("level")
     assert t.loc["cluster", "icc_low"] < t.loc["cluster", "icc"] < t.loc["cluster", "icc_high"]
     assert "bootstrap of whole cluster groups" in p.method
-    assert "pivotal" in design_parameters(df, "y", ["cluster", "school"]).method
+    assert "studentized" in design_parameters(df, "y", ["cluster", "school"],
+                                              n_boot=99).method
+    assert "pivotal" in design_parameters(df, "y", ["cluster", "school"],
+                                          interval="pivotal").method
     with pytest.raises(ImpactError, match="interval="):
         design_parameters(df, "y", ["cluster"], interval="profile")
 
@@ -232,3 +236,50 @@ def test_mdes_of_an_estimate_is_multiplier_times_se():
     assert mdes_of_estimate(big).mdes == pytest.approx(0.5 * 2.8016, abs=1e-3)
     with pytest.raises(ImpactError, match="ratio"):
         mdes_of_estimate(Estimate(1.2, 0.1, 1.0, 1.4, 0.05, 10, 10, "x", scale="ratio"))
+
+
+def _resampled(df, weights):
+    """The data of a draw of whole clusters: cluster k repeated weights[k] times, each copy a
+    new cluster (with its own schools)."""
+    parts = []
+    for k, w in enumerate(weights):
+        for copy in range(int(w)):
+            part = df[df["cluster"] == k].copy()
+            part["cluster"] = f"{k}-{copy}"
+            part["school"] = part["cluster"] + "/" + part["school"].astype(str)
+            parts.append(part)
+    return pd.concat(parts, ignore_index=True)
+
+
+def test_reweighted_components_equal_statsmodels_reml_of_the_resampled_data():
+    # The intervals reweight whole clusters (a bootstrap draw: how often each is drawn; the
+    # jackknife: one left out) instead of copying data. In balanced data the ANOVA
+    # components are the REML estimates, so statsmodels' MixedLM on the copied data is a peer
+    # for every draw.
+    from nlc_eval.impact.design import _GroupSums
+
+    rng = np.random.default_rng(4)
+    df = _three_level(rng, K=12, J=3, n=8, v3=0.3, v2=0.3, v1=0.7)
+    codes = [df["cluster"].to_numpy(), df["school"].to_numpy()]
+    sums = _GroupSums(df["y"].to_numpy(), codes)
+    draws = [rng.multinomial(12, np.full(12, 1 / 12)) for _ in range(2)]
+    draws.append(np.r_[0, np.ones(11)])               # a jackknife deletion
+    for w in draws:
+        ours = sums.components(np.asarray(w, dtype=float)[None, :])[0]
+        ref = variance_components(_resampled(df, w), "y", ["cluster", "school"])
+        if (ours > 1e-3).all():    # REML stops at zero where the moment estimate goes below
+            np.testing.assert_allclose(ours, ref["variance"], rtol=2e-3, atol=2e-4)
+    # and with a covariate: the residuals of the regression refitted on the draw
+    df["x"] = rng.normal(size=len(df))
+    df["y"] = df["y"] + 0.8 * df["x"]
+    X = np.column_stack([np.ones(len(df)), df["x"]])
+    sums = _GroupSums(df["y"].to_numpy(), codes, X)
+    w = draws[0]
+    Tr, Qr = sums.residual_sums(np.asarray(w, dtype=float)[None, :])
+    ours = sums.components(np.asarray(w, dtype=float)[None, :], Tr, Qr)[0]
+    copy = _resampled(df, w)
+    import statsmodels.api as sm
+
+    copy["r"] = sm.OLS(copy["y"], sm.add_constant(copy["x"])).fit().resid
+    ref = variance_components(copy, "r", ["cluster", "school"])
+    np.testing.assert_allclose(ours, ref["variance"], rtol=2e-3, atol=2e-4)

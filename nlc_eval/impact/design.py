@@ -476,6 +476,165 @@ def _pivotal_iccs(y: np.ndarray, codes: list[np.ndarray], n_draws: int,
     return comp / np.where(total > 0, total, 1.0)
 
 
+class _GroupSums:
+    """Sums of a nested design per finest group (school), for reweighted top-level groups.
+
+    The ANOVA components of :func:`_nested_components` depend on the data only through each
+    finest group's count, sum and sum of squares (and, for the residuals of a regression,
+    its cross-products of covariates), so a bootstrap draw of whole top-level groups is a
+    vector of multiplicities ``w`` (a group drawn twice counts as two groups) and the
+    components of many draws are a few matrix products. The same reweighting gives the
+    delete-one-group jackknife (``w`` with one group set to 0).
+    """
+
+    def __init__(self, y: np.ndarray, codes: list[np.ndarray], X: np.ndarray | None = None):
+        top, fine = codes[0], codes[-1]
+        S = int(fine.max() + 1)
+        self.levels = len(codes)
+        self.K = int(top.max() + 1)
+        self.top_of = np.zeros(S, dtype=np.int64)
+        self.top_of[fine] = top
+        self.n = np.bincount(fine, minlength=S).astype(float)
+        self.T = np.bincount(fine, weights=y, minlength=S)
+        self.Q = np.bincount(fine, weights=y * y, minlength=S)
+        self.onehot = np.zeros((S, self.K))
+        self.onehot[np.arange(S), self.top_of] = 1.0
+        self.nk = self.n @ self.onehot
+        self.Ak = (self.n ** 2) @ self.onehot
+        self.X = X is not None
+        if X is not None:
+            p = X.shape[1]
+            self.Sx = np.stack([np.bincount(fine, X[:, j], S) for j in range(p)], 1)
+            self.Sxy = np.stack([np.bincount(fine, X[:, j] * y, S) for j in range(p)], 1)
+            self.XXs = np.zeros((S, p, p))
+            np.add.at(self.XXs, fine, np.einsum("ip,iq->ipq", X, X))
+            self.XXk = np.einsum("sk,spq->kpq", self.onehot, self.XXs)
+            self.Xyk = self.onehot.T @ self.Sxy
+
+    def components(self, W: np.ndarray, T=None, Q=None) -> np.ndarray:
+        """Untruncated components (outermost first, residual last) of each row of ``W``."""
+        T = self.T if T is None else T
+        Q = self.Q if Q is None else Q
+        ws = W[:, self.top_of]
+        n = self.n
+        N = ws @ n
+        total = (ws * T).sum(1)
+        Rs = T ** 2 / n
+        s1 = (ws * (Q - Rs)).sum(1) / (N - ws.sum(1))
+        df_top = W.sum(1) - 1
+        if self.levels == 1:
+            ss_b = (ws * Rs).sum(1) - total ** 2 / N
+            c = (N - ws @ n ** 2 / N) / df_top
+            return np.stack([(ss_b / df_top - s1) / c, s1], 1)
+        Tk = T @ self.onehot
+        Rk = Tk ** 2 / self.nk
+        df_mid = ws.sum(1) - W.sum(1)
+        ss_mid = (ws * Rs).sum(1) - (W * Rk).sum(1)
+        ss_top = (W * Rk).sum(1) - total ** 2 / N
+        a_over_n = W @ (self.Ak / self.nk)
+        c_tt = (N - W @ self.nk ** 2 / N) / df_top
+        c_tm = (a_over_n - W @ self.Ak / N) / df_top
+        c_mm = (N - a_over_n) / np.where(df_mid > 0, df_mid, np.nan)
+        s2 = (ss_mid / np.where(df_mid > 0, df_mid, np.nan) - s1) / c_mm
+        s3 = (ss_top / df_top - s1 - c_tm * s2) / c_tt
+        return np.stack([s3, s2, s1], 1)
+
+    def residual_sums(self, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per-group sums and sums of squares of the residuals of the regression refitted
+        on each row's groups."""
+        A = np.einsum("bk,kpq->bpq", W, self.XXk)
+        beta = np.linalg.solve(A, (W @ self.Xyk)[..., None])[..., 0]
+        Tr = self.T[None, :] - beta @ self.Sx.T
+        Qr = (self.Q[None, :] - 2 * beta @ self.Sxy.T
+              + np.einsum("bp,spq,bq->bs", beta, self.XXs, beta, optimize=True))
+        return Tr, Qr
+
+    def ratios(self, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Numerators and denominators of the ratios estimated, for each row of ``W``.
+
+        Columns: the ICC of each grouping level (its component over the total), then, with
+        covariates, ``1 - R²`` of every level (the residuals' component over the outcome's).
+        All untruncated, so that they are smooth in the weights.
+        """
+        comp = self.components(W)
+        total = comp.sum(1, keepdims=True)
+        num, den = [comp[:, :-1]], [np.repeat(total, comp.shape[1] - 1, 1)]
+        if self.X:
+            num.append(self.components(W, *self.residual_sums(W)))
+            den.append(comp)
+        return np.column_stack(num), np.column_stack(den)
+
+    def jackknife(self, W: np.ndarray, chunk: int = 20_000) -> tuple[np.ndarray, ...]:
+        """Delete-one-group jackknife (co)variances of the numerators and denominators of
+        :meth:`ratios` within each row of ``W`` (a group drawn more than once is deleted
+        one copy at a time): ``v_nn, v_dd, v_nd``, each (rows, ratios)."""
+        B, K = W.shape
+        parts: list[list[np.ndarray]] = [[], [], []]
+        step = max(1, chunk // K)
+        eye = np.eye(K)
+        for s in range(0, B, step):
+            Wb = W[s:s + step]
+            Wj = (Wb[:, None, :] - eye[None]).reshape(-1, K)
+            keep = (Wj >= 0).all(1)
+            num, den = self.ratios(np.where(keep[:, None], Wj, 1.0))
+            num, den = num.reshape(len(Wb), K, -1), den.reshape(len(Wb), K, -1)
+            wt = Wb[:, :, None]
+            with np.errstate(invalid="ignore"):
+                dn = num - np.nansum(wt * num, 1)[:, None] / K
+                dd = den - np.nansum(wt * den, 1)[:, None] / K
+                for j, prod in enumerate((dn * dn, dd * dd, dn * dd)):
+                    parts[j].append((K - 1) / K * np.nansum(wt * prod, 1))
+        return tuple(np.concatenate(p) for p in parts)
+
+
+#: Points of [0, 1] at which the studentized intervals test each ratio (steps of 0.00025).
+_GRID = np.linspace(0.0, 1.0, 4001)
+
+
+def _studentized_intervals(sums: _GroupSums, conf_level: float, n_boot: int,
+                           rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Point estimates and intervals (2, ratios) of every ratio of :meth:`_GroupSums.ratios`.
+
+    Each ratio ``theta = num / den`` (an ICC, or 1 - R²) is tested through the Fieller
+    pivot ``t(theta) = (num - theta * den) / se(theta)``, which is linear in the variance
+    components, with ``se`` from the delete-one-group jackknife. The pivot's distribution
+    comes from the bootstrap of whole top-level groups (``t*`` at the estimate, with its own
+    jackknife in each draw: a studentized bootstrap) rather than from normality, and the
+    interval is every theta in [0, 1] that the pivot does not reject. It is unbounded (all
+    of [0, 1]) when the denominator may be zero, as an interval for a ratio must be when
+    the level's variance cannot be told from none.
+    """
+    K = sums.K
+    one = np.ones((1, K))
+    num, den = (a[0] for a in sums.ratios(one))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        theta = num / den
+    v_nn, v_dd, v_nd = (v[0] for v in sums.jackknife(one))
+    W = rng.multinomial(K, np.full(K, 1.0 / K), size=int(n_boot)).astype(float)
+    nb, db = sums.ratios(W)
+    bnn, bdd, bnd = sums.jackknife(W)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t_star = (nb - theta * db) / np.sqrt(bnn - 2 * theta * bnd + theta ** 2 * bdd)
+    t_star[~np.isfinite(t_star)] = np.nan
+    a = (1 - conf_level) / 2
+    out = np.full((2, len(theta)), np.nan)
+    for j in range(len(theta)):
+        finite = t_star[:, j][np.isfinite(t_star[:, j])]
+        if not (np.isfinite(theta[j]) and len(finite) >= 10):
+            continue
+        q_lo, q_hi = np.quantile(finite, [a, 1 - a])
+        g = _GRID
+        var = v_nn[j] - 2 * g * v_nd[j] + g ** 2 * v_dd[j]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = (num[j] - g * den[j]) / np.sqrt(np.maximum(var, 0.0))
+        kept = g[(t >= q_lo) & (t <= q_hi)]
+        if len(kept):
+            out[:, j] = kept.min(), kept.max()
+        else:   # every value in [0, 1] rejected: the estimate lies outside; its nearest end
+            out[:, j] = float(np.clip(theta[j], 0.0, 1.0))
+    return theta, out
+
+
 @dataclass
 class DesignParameters:
     """ICCs and covariate R² of each level, estimated from data, with intervals.
@@ -540,25 +699,30 @@ def _harmonic(counts) -> float:
 
 def design_parameters(df: pd.DataFrame, outcome: str, groups: list[str],
                       covariates: list[str] | None = None, *, conf_level: float = 0.95,
-                      n_boot: int = 499, random_state: int | None = 0,
-                      interval: str = "pivotal", n_draws: int = 10_000) -> DesignParameters:
+                      n_boot: int = 999, random_state: int | None = 0,
+                      interval: str = "studentized", n_draws: int = 10_000
+                      ) -> DesignParameters:
     """ICC and covariate R² at each level of ``df``, with intervals.
 
     Variance components come from the nested ANOVA (moment) estimator, which equals the
     REML estimate of :func:`nlc_eval.impact.multilevel.variance_components` in balanced
-    data. ICC intervals (``interval``):
-
-    - ``"pivotal"`` (default): generalised pivotal quantities of the ANOVA mean squares
-      (``n_draws`` draws), which assume normal random effects and cover close to the
-      nominal level with 20-40 groups (simulated: 94-97% at 95% with 23 and 40 clusters,
-      balanced and unbalanced), where the bootstrap does not;
-    - ``"bootstrap"``: percentiles of a bootstrap of whole top-level groups (``n_boot``
-      draws), free of the normality assumption but too narrow with few groups (about 89%
-      at 95% with 40 clusters).
-
-    With ``covariates`` the components of the residuals of the outcome's regression on
+    data. With ``covariates`` the components of the residuals of the outcome's regression on
     them give ``R² = 1 - conditional / unconditional variance`` at each level (the R² of
-    the PowerUp! formulas); their intervals always come from the bootstrap of whole groups.
+    the PowerUp! formulas). Intervals (``interval``):
+
+    - ``"studentized"`` (default): a studentized bootstrap of whole top-level groups
+      (``n_boot`` draws) of the Fieller pivot of each ratio (ICC = component / total,
+      1 - R² = conditional / unconditional component), with delete-one-group jackknife
+      standard errors; the interval is every value in [0, 1] the pivot does not reject.
+      It assumes no distribution for the random effects and is unbounded (up to all of
+      [0, 1]) when a level's variance cannot be told from none. With 23 clusters it
+      covers close to 95% for ICCs and R² alike (``docs/design.md``,
+      ``benchmarks/bench_design.py``);
+    - ``"pivotal"``: generalised pivotal quantities of the ANOVA mean squares (``n_draws``
+      draws; ICCs only, R² by the percentile bootstrap), which assume normal random
+      effects;
+    - ``"bootstrap"``: percentiles of the bootstrap of whole top-level groups, too narrow
+      with few groups.
 
     Parameters
     ----------
@@ -569,7 +733,8 @@ def design_parameters(df: pd.DataFrame, outcome: str, groups: list[str],
     groups : list of str
         Grouping columns, outermost first: ``["school"]`` or ``["cluster", "school"]``.
     covariates : list of str, optional
-        Numeric pupil- or school-level covariates (e.g. prior attendance).
+        Numeric pupil-, school- or cluster-level covariates (e.g. prior attendance); the
+        regression is refitted in every bootstrap draw.
     conf_level, n_boot, random_state, interval, n_draws
         Interval options (seeded).
 
@@ -582,12 +747,13 @@ def design_parameters(df: pd.DataFrame, outcome: str, groups: list[str],
     >>> rng = np.random.default_rng(0)
     >>> d = pd.DataFrame({"school": np.repeat(np.arange(60), 40)})
     >>> d["y"] = rng.normal(0, 0.5, 60)[d.school] + rng.normal(0, 1, len(d))
-    >>> p = design_parameters(d, "y", ["school"], n_boot=99)
+    >>> p = design_parameters(d, "y", ["school"], n_boot=199)
     >>> 0.1 < p.icc("school") < 0.3
     True
     """
-    if interval not in ("pivotal", "bootstrap"):
-        raise ImpactError(f"interval={interval!r}. Fix: use 'pivotal' or 'bootstrap'.")
+    if interval not in ("studentized", "pivotal", "bootstrap"):
+        raise ImpactError(f"interval={interval!r}. Fix: use 'studentized', 'pivotal' or "
+                          "'bootstrap'.")
     groups = v.as_list(groups)
     if not groups or len(groups) > 2:
         raise ImpactError(f"groups={groups}: need one or two grouping columns, outermost "
@@ -607,58 +773,49 @@ def design_parameters(df: pd.DataFrame, outcome: str, groups: list[str],
     if n_top < 3:
         raise ImpactError(f"{groups[0]!r} has {n_top} groups; ICCs need several. Fix: use "
                           "data with more groups.")
-    resid = None
-    if covs:
-        X = np.column_stack([np.ones(len(y))] + [df[c].to_numpy(dtype=float) for c in covs])
-        beta = np.linalg.lstsq(X, y, rcond=None)[0]
-        resid = y - X @ beta
-
-    def stats_of(idx_codes, yy, rr):
-        comp = np.maximum(_nested_components(yy, idx_codes), 0.0)
-        out = [comp / comp.sum()]
-        if rr is not None:
-            cond = np.maximum(_nested_components(rr, idx_codes), 0.0)
-            out.append(np.where(comp > 0, 1 - cond / np.where(comp > 0, comp, 1), np.nan))
-        return comp, out
-
-    comp, point = stats_of(codes, y, resid)
+    X = (np.column_stack([np.ones(len(y))] + [df[c].to_numpy(dtype=float) for c in covs])
+         if covs else None)
+    sums = _GroupSums(y, codes, X)
+    L = len(groups)
+    one = np.ones((1, n_top))
+    comp = np.maximum(sums.components(one)[0], 0.0)
+    table = pd.DataFrame({"level": [*groups, "pupil"], "variance": comp,
+                          "icc": comp / comp.sum()})
+    if X is not None:
+        cond = np.maximum(sums.components(one, *sums.residual_sums(one))[0], 0.0)
+        table["r2"] = np.where(comp > 0, 1 - cond / np.where(comp > 0, comp, 1), np.nan)
     rng = np.random.default_rng(random_state)
-    n_sub = int(codes[-1].max() + 1)
-    members = pd.Series(np.arange(len(y))).groupby(codes[0]).apply(np.asarray).tolist()
-    draws_icc, draws_r2 = [], []
-    boot = int(n_boot) if (interval == "bootstrap" or resid is not None) else 0
-    for _ in range(boot):
-        pick = rng.integers(0, n_top, n_top)
-        idx = np.concatenate([members[k] for k in pick])
-        rep = np.repeat(np.arange(n_top), [len(members[k]) for k in pick])
-        bcodes = [rep]
-        if len(codes) == 2:
-            bcodes.append(np.unique(rep * (n_sub + 1) + codes[1][idx],
-                                    return_inverse=True)[1].ravel())
-        _, s = stats_of(bcodes, y[idx], None if resid is None else resid[idx])
-        draws_icc.append(s[0])
-        if resid is not None:
-            draws_r2.append(s[1])
     a = (1 - conf_level) / 2
-    levels = [*groups, "pupil"]
-    table = pd.DataFrame({"level": levels, "variance": comp, "icc": point[0]})
-    if interval == "pivotal" and n_draws:
-        di = _pivotal_iccs(y, codes, int(n_draws), rng).T
-    else:
-        di = np.array(draws_icc) if draws_icc else None
-    if di is not None:
-        table["icc_low"] = np.quantile(di, a, axis=0)
-        table["icc_high"] = np.quantile(di, 1 - a, axis=0)
-    if resid is not None:
-        table["r2"] = point[1]
-        if boot:
-            dr = np.array(draws_r2)
-            table["r2_low"] = np.nanquantile(dr, a, axis=0)
-            table["r2_high"] = np.nanquantile(dr, 1 - a, axis=0)
+    icc_ci = r2_ci = None
+    if interval == "studentized" and n_boot:
+        _, ci = _studentized_intervals(sums, conf_level, int(n_boot), rng)
+        icc_ci = ci[:, :L]
+        if X is not None:
+            r2_ci = np.sort(1 - ci[:, L:], axis=0)
+    elif n_boot or (interval == "pivotal" and n_draws):
+        draws = None
+        if n_boot and (interval == "bootstrap" or X is not None):
+            W = rng.multinomial(n_top, np.full(n_top, 1.0 / n_top),
+                                size=int(n_boot)).astype(float)
+            c_b = np.maximum(sums.components(W), 0.0)
+            draws = [c_b[:, :L] / c_b.sum(1, keepdims=True)]
+            if X is not None:
+                k_b = np.maximum(sums.components(W, *sums.residual_sums(W)), 0.0)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    draws.append(np.where(c_b > 0, 1 - k_b / c_b, np.nan))
+        if interval == "pivotal" and n_draws:
+            icc_ci = np.quantile(_pivotal_iccs(y, codes, int(n_draws), rng)[:L].T,
+                                 [a, 1 - a], axis=0)
+        elif draws is not None:
+            icc_ci = np.quantile(draws[0], [a, 1 - a], axis=0)
+        if draws is not None and X is not None:
+            r2_ci = np.nanquantile(draws[1], [a, 1 - a], axis=0)
+    if icc_ci is not None:
+        table["icc_low"] = [*icc_ci[0], np.nan]
+        table["icc_high"] = [*icc_ci[1], np.nan]
+    if r2_ci is not None:
+        table["r2_low"], table["r2_high"] = r2_ci[0], r2_ci[1]
     table.loc[table["level"] == "pupil", "icc"] = np.nan  # the residual share is no ICC
-    for col in ("icc_low", "icc_high"):
-        if col in table:
-            table.loc[table["level"] == "pupil", col] = np.nan
     sizes = {groups[0]: n_top}
     if len(groups) == 2:
         per_top = pd.Series(codes[1]).groupby(codes[0]).nunique()
@@ -670,12 +827,18 @@ def design_parameters(df: pd.DataFrame, outcome: str, groups: list[str],
 
 
 def _method_text(interval, top, n_boot, n_draws, seed, r2) -> str:
+    if interval == "studentized":
+        return (f"nested ANOVA variance components; {'ICC and R²' if r2 else 'ICC'} "
+                f"intervals from a studentized bootstrap of whole {top} groups of each "
+                f"ratio's Fieller pivot ({n_boot} draws, seed {seed}; jackknife standard "
+                "errors; no distribution assumed for the random effects)")
     if interval == "pivotal":
         text = (f"nested ANOVA variance components; ICC intervals from generalised pivotal "
                 f"quantities of the mean squares ({n_draws} draws, seed {seed}; assumes "
                 f"normal random effects)")
         if r2:
-            text += f"; R² intervals from a bootstrap of whole {top} groups ({n_boot} draws)"
+            text += (f"; R² intervals from percentiles of a bootstrap of whole {top} groups "
+                     f"({n_boot} draws)")
         return text
-    return (f"nested ANOVA variance components; bootstrap of whole {top} groups "
-            f"({n_boot} draws, seed {seed})")
+    return (f"nested ANOVA variance components; percentiles of a bootstrap of whole {top} "
+            f"groups ({n_boot} draws, seed {seed})")

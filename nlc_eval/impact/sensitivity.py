@@ -43,7 +43,8 @@ from nlc_eval import formatting as fmt
 from nlc_eval.errors import ImpactError
 
 __all__ = ["Sensitivity", "adjusted_estimate", "e_value", "ols_inputs", "ovb_bounds",
-           "partial_r2", "robustness_value", "rosenbaum_bounds", "sensitivity"]
+           "partial_r2", "robustness_value", "robustness_words", "rosenbaum_bounds",
+           "sensitivity"]
 
 
 # ------------------------------------------------------------------ Cinelli & Hazlett
@@ -352,34 +353,29 @@ class Sensitivity(dict):
     ``critical_gamma``. :meth:`sentence` says it in plain words.
     """
 
-    def sentence(self, labels: Mapping[str, str] | None = None) -> str:
+    def sentence(self, labels: Mapping[str, str] | None = None, *, units: str = "",
+                 decimals: int | None = None, outcome: str = "the outcome") -> str:
         """One or two plain-English sentences a report can print beside the effect.
 
         ``labels`` maps benchmark covariates to the words used for them (default: the
-        kit's readable label of the column name).
+        kit's readable label of the column name); ``units``, ``decimals`` and ``outcome``
+        are how the bound's numbers and the outcome are printed
+        (:func:`robustness_words`).
         """
         m = self.get("method", "")
         if m.startswith("omitted"):
-            rv = self["robustness_value"]
-            text = (f"To explain this effect away, a factor we did not measure would have to "
-                    f"account for {_pct(rv)} of the remaining variation in both who was "
-                    f"supported and the outcome")
-            rva = self["robustness_value_alpha"]
-            text += (f" ({_pct(rva)} to make it no longer statistically significant)."
-                     if rva > 0 else "; the effect is not statistically significant even "
-                     "without one.")
             b = self.get("bounds")
+            bound = name = None
+            kd = 1.0
             if isinstance(b, pd.DataFrame) and len(b):
                 row = b.iloc[0]
-                f = fmt.effect(row["adjusted_estimate"], row["adjusted_ci_low"],
-                               row["adjusted_ci_high"])
+                bound = (row["adjusted_estimate"], row["adjusted_ci_low"],
+                         row["adjusted_ci_high"])
                 kd = float(row["kd"])
-                times = ("" if kd == 1 else
-                         f"{fmt.number(kd, 0 if kd == round(kd) else 1)} times ")
                 name = (labels or {}).get(row["benchmark"], fmt.label(row["benchmark"]))
-                text += (f" A factor {times}as strong as {name} would leave an effect of "
-                         f"{f.estimate} ({f.interval}).")
-            return text
+            return robustness_words(self["robustness_value"], self["robustness_value_alpha"],
+                                    bound=bound, benchmark=name, kd=kd, units=units,
+                                    decimals=decimals, outcome=outcome)
         if "e_value" in self:
             text = (f"To explain this effect away, a factor we did not measure would need "
                     f"to make both being supported and the outcome "
@@ -400,6 +396,38 @@ class Sensitivity(dict):
                     f"{fmt.number(g, 1)} times as likely to be supported as their matched "
                     "comparison (Rosenbaum bounds).")
         return "No sensitivity analysis is available for this estimate."
+
+
+def robustness_words(rv: float, rv_alpha: float, *, bound=None, benchmark: str | None = None,
+                     kd: float = 1.0, units: str = "", decimals: int | None = None,
+                     outcome: str = "the outcome") -> str:
+    """The robustness values (and a benchmarked bound) in plain words.
+
+    ``rv`` and ``rv_alpha`` are the robustness values to explain the effect away and to make
+    it no longer significant; ``bound`` an (estimate, low, high) left by a factor ``kd``
+    times as strong as ``benchmark``, printed at least at ``decimals`` decimals, with the
+    words ``units`` after the estimate.
+
+    Examples
+    --------
+    >>> # Darfur (sensemakr): RV 0.139, RV at 5% 0.076, bound of 1x female
+    >>> robustness_words(0.13878, 0.07626, bound=(0.075220, 0.032283, 0.118158),
+    ...                  benchmark="being female", decimals=3)
+    'To explain this effect away, a factor we did not measure would have to account for 14% of the remaining variation in both who was supported and the outcome (7.6% to make it no longer statistically significant); a factor as strong as being female would leave an effect of 0.075 (95% interval 0.032 to 0.118).'
+    """
+    text = (f"To explain this effect away, a factor we did not measure would have to "
+            f"account for {_pct(rv)} of the remaining variation in both who was "
+            f"supported and {outcome}")
+    text += (f" ({_pct(rv_alpha)} to make it no longer statistically significant)"
+             if rv_alpha > 0 else "; the effect is not statistically significant even "
+             "without one")
+    if bound is not None and benchmark and all(fmt.finite(x) for x in bound):
+        f = fmt.effect(*bound, min_decimals=decimals)
+        times = "" if kd == 1 else f"{fmt.number(kd, 0 if kd == round(kd) else 1)} times "
+        text += (f"; a factor {times}as strong as {benchmark} would leave an effect of "
+                 f"{f.estimate}{' ' + units if units else ''} "
+                 f"({f.level.removesuffix(' CI')} interval {f.low} to {f.high})")
+    return text + "."
 
 
 def _pct(x: float) -> str:
