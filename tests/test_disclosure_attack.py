@@ -65,11 +65,11 @@ def attack(html: str) -> list[str]:
     """Every small count the attacker can work out from the page."""
     soup = BeautifulSoup(html, "html.parser")
     leaks = []
-    # 1. a count of people and a share in one sentence
-    for p in soup.find_all("p"):
-        if p.find_parent("table"):
-            continue
-        for sentence in re.split(r"(?<=[.!?])\s+(?=[A-Z])", p.get_text(" ", strip=True)):
+    # 1. a count of people and a share in one sentence (or a figure's text alternative)
+    texts = [p.get_text(" ", strip=True) for p in soup.find_all("p") if not p.find_parent("table")]
+    texts += [img["alt"] for img in soup.find_all("img", alt=True)]
+    for text in texts:
+        for sentence in re.split(r"(?<=[.!?])\s+(?=[A-Z])", text):
             ns = [int(m.replace(",", "")) for m in
                   re.findall(r"(\d[\d,]*)\s+(?:\w+\s+)?(?:pupils|learners)", sentence)]
             shares = re.findall(r"(\d+(?:\.\d+)?)%", sentence)
@@ -125,6 +125,70 @@ def attack(html: str) -> list[str]:
                     leaks.append(f"column {h}: hidden cell is {sorted(values)}")
     # 4. differences of counts of nested groups
     leaks += _differencing(soup, tables)
+    # 5. a row of shares that add up to 100% with some hidden
+    leaks += _completing_shares(soup, tables)
+    return leaks
+
+
+_SIMD_Q = re.compile(r"simd\D*([1-5])\b", re.I)
+
+
+def _group_sizes(soup, tables) -> dict[str, set[int]]:
+    """Sizes of each row's group the page lets a reader find: a roll, or by brute force
+    every n for which a count and the share beside it ("Pupils in SIMD Q1" k, "% in SIMD
+    Q1" p) print as they do."""
+    sizes: dict[str, set[int]] = {}
+    for head, body in tables:
+        for r in body:
+            cells = dict(zip(head[1:], r[1:], strict=False))
+            for h, v in cells.items():
+                if re.search(r"on roll", h, re.I) and _num(v) is not None:
+                    sizes.setdefault(r[0], set()).add(int(_num(v)))
+                m = re.match(r"(?:pupils|learners)\s+(in .+)$", h, re.I)
+                share = cells.get(f"% {m.group(1)}") if m else None
+                if m and _num(v) and share is not None and _num(share) is not None:
+                    k = int(_num(v))
+                    d = len(share.split(".")[1]) if "." in share else 0
+                    sizes.setdefault(r[0], set()).update(
+                        n for n in range(max(k, 1), 20_001) if f"{100 * k / n:.{d}f}" == share)
+    for p in soup.find_all("p"):
+        text = p.get_text(" ", strip=True)
+        for n in re.findall(r"(\d[\d,]*) pupils on roll", text):
+            for label in {r[0] for _, body in tables for r in body}:
+                if len(label) > 3 and label in text:
+                    sizes.setdefault(label, set()).add(int(n.replace(",", "")))
+    return sizes
+
+
+def _completing_shares(soup, tables) -> list[str]:
+    """Quintile shares of a row add up to 100%: a reader who knows the group's size works
+    out, by brute force over the whole counts each shown share can stand for, how many pupils
+    the hidden shares hold; a single hidden share is given away whatever the size."""
+    leaks = []
+    sizes = None
+    for head, body in tables:
+        quint = {int(m.group(1)): j for j, h in enumerate(head)
+                 if "%" in h and (m := _SIMD_Q.search(h))}
+        if sorted(quint) != [1, 2, 3, 4, 5]:
+            continue
+        for r in body:
+            vals = [r[quint[q]] for q in range(1, 6)]
+            hidden = [q for q, v in zip(range(1, 6), vals, strict=True) if v in ("c", "")]
+            if not hidden:
+                continue
+            if len(hidden) == 1:
+                leaks.append(f"row {r[0]}: hidden quintile {hidden[0]} is 100% less the others")
+                continue
+            if sizes is None:
+                sizes = _group_sizes(soup, tables)
+            totals = set()
+            for n in sizes.get(r[0], ()):
+                options = [_counts_from_share(n, v) for v in vals if v not in ("c", "")]
+                for ks in itertools.product(*options):
+                    if sum(ks) <= n:
+                        totals.add(n - sum(ks))
+            if _leaks(totals):
+                leaks.append(f"row {r[0]}: hidden quintiles {hidden} hold {sorted(totals)}")
     return leaks
 
 
@@ -244,6 +308,8 @@ def _table(head: list[str], rows: list[list[str]]) -> str:
 # Hand-made pages that leak: both the attacker and the gate must see it
 # ---------------------------------------------------------------------------
 
+_QUINTILES = [f"% in SIMD quintile {q}" for q in range(1, 6)]
+
 LEAKY = {
     "share in a sentence": _page("<p>The school has 30 pupils on roll; 10.0% of them are "
                                  "registered for free school meals.</p>"),
@@ -273,6 +339,21 @@ LEAKY = {
     "a count in a sentence and in a table": _page(
         "<p>The estimate compares 6,804 supported learners with others.</p>",
         _table(["Group", "Learners supported"], [["All supports", "6,801"]])),
+    "a count and a share in a figure's text alternative": _page(
+        '<figure><img src="" alt="Share of pupils in SIMD quintile 5: Aird School (40 '
+        'pupils) 5.0%."><figcaption>Figure 1. Shares.</figcaption></figure>'),
+    # a row of quintile shares adds up to 100%
+    "one hidden share in a row of quintiles": _page(_table(
+        ["School", *_QUINTILES], [["A", "10.0", "20.0", "30.0", "38.0", "c"],
+                                  ["B", "20.0", "20.0", "20.0", "20.0", "20.0"]])),
+    "hidden shares and the group's size from a count and its share": _page(
+        _table(["School", *_QUINTILES], [["Aird School", "10.0", "20.0", "c", "69.5", "c"],
+                                         ["Bell School", "20.0", "20.0", "20.0", "20.0", "20.0"]]),
+        _table(["School", "Pupils in SIMD Q1", "% in SIMD Q1"], [["Aird School", "45", "10.0"]])),
+    "hidden shares and a roll in a sentence": _page(
+        "<p>Aird School has 150 pupils on roll.</p>",
+        _table(["School", *_QUINTILES], [["Aird School", "10.0", "20.0", "c", "68.0", "c"],
+                                         ["Bell School", "20.0", "20.0", "20.0", "20.0", "20.0"]])),
     "total and rows that overlap": _page(_table(
         ["Cluster", "Learners supported"], [["A", "20"], ["B", "30"], ["Total", "53"]])),
 }
@@ -291,6 +372,13 @@ def test_leaky_page_is_attacked_and_refused(name):
 ])
 def test_marker_or_missing_value_in_a_sentence_is_refused(text):
     assert _gate(_page(f"<p>{text}</p>"))
+
+
+def test_a_figures_text_alternative_is_read_like_a_sentence():
+    alt = "Pupils in SIMD quintile 5: Aird School c, Bell School 12."
+    assert _gate(_page(f'<figure><img src="" alt="{alt}"></figure>'))
+    assert _gate(_page('<figure><img src="" alt="Attendance: Aird School nan."></figure>'))
+    assert _gate(_page('<figure><img src="" alt="Attendance: Aird School 91.2%."></figure>')) == []
 
 
 @pytest.mark.parametrize("html", [
@@ -317,6 +405,18 @@ def test_marker_or_missing_value_in_a_sentence_is_refused(text):
           .replace("Table 1. T", "Table 1. P1 literacy, 2021/22"),
           _table(["School", "Pupils assessed"], [["Abronhill Primary School", "16"]])
           .replace("Table 1. T", "Table 2. P4 literacy, 2021/22")),
+    # two hidden quintile shares holding 5 or more pupils between them (6.0% of 150 = 9),
+    # or with no size of the group anywhere on the page
+    _page(_table(["School", *_QUINTILES], [["Aird School", "10.0", "20.0", "c", "64.0", "c"],
+                                           ["Bell School", "20.0", "20.0", "20.0", "20.0",
+                                            "20.0"]]),
+          _table(["School", "Pupils on roll"], [["Aird School", "150"]])),
+    _page(_table(["School", *_QUINTILES], [["Aird School", "10.0", "20.0", "c", "68.0", "c"],
+                                           ["Bell School", "20.0", "20.0", "20.0", "20.0",
+                                            "20.0"]])),
+    # shares that are not a partition: one hidden among them is not the rest's complement
+    _page(_table(["School", "% in SIMD Q1", "% registered for free school meals"],
+                 [["Aird School", "40.0", "c"], ["Bell School", "30.0", "25.0"]])),
     # a sentence about one school against another school's roll
     _page("<p>Mavisbank School (30 pupils) has more pupils than the family's average.</p>",
           _table(["School", "Pupils on roll"], [["Mavisbank School", "30"],
@@ -581,3 +681,71 @@ def test_real_pages_show_one_count_of_learners_per_group(synthetic_pages):
     for i in (0, 1):
         sets = {k: v[i] for k, v in groups.items()}
         assert nested_differences({k: v[i] for k, v in published.items()}, sets) == []
+
+
+# ---------------------------------------------------------------------------
+# The SIMD profile figure on every cluster page: a row's shares add up to 100%
+# ---------------------------------------------------------------------------
+
+def _figure_hides_only_what_the_table_hides(profiles, schools):
+    """The SIMD figure's data as first published: a share hidden only where the profile
+    table hides it or its own count is 1-4 (100 less the others could then give it away)."""
+    from nlc_eval.reports import measures
+    from nlc_eval.reports.sections import _common
+
+    s = schools.copy()
+    s["label"] = _common.unique_labels(s["school_name"].astype(str), s["seed_code"]).to_numpy()
+    s = s.set_index("label")
+    shown = profiles.index.intersection(s.index)
+    out = s.loc[shown, list(_common.SHARES)].astype(float)
+    for q in (1, 5):
+        out.loc[profiles.loc[shown, measures.label(f"simd_q{q}_pct")].isna().to_numpy(),
+                f"simd_q{q}_share"] = np.nan
+    counts = s.loc[shown, [f"simd_q{i}" for i in range(1, 6)]].apply(pd.to_numeric,
+                                                                      errors="coerce")
+    for i in (2, 3, 4):
+        out.loc[((counts[f"simd_q{i}"] >= 1) & (counts[f"simd_q{i}"] < 5)).to_numpy(),
+                f"simd_q{i}_share"] = np.nan
+    return (100 * out).round(1).reset_index().rename(columns={"label": "school_name"})
+
+
+@pytest.mark.slow
+def test_cluster_pages_simd_figure_gives_nothing_away():
+    """On every cluster's "who" section (official estate under ``make test``), the figure's
+    shares with the profile table: the attacker and the gate find the same rows on the
+    pages as first published (they leak), and nothing on the kit's pages."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from nlc_eval import plots
+    from nlc_eval.reports.context import build_context
+    from nlc_eval.reports.publication import share_completions
+    from nlc_eval.reports.sections import cluster as cluster_sections
+
+    ctx = build_context(None, None, seed=0, families=False, models=False)
+    plots.use_house_style()
+
+    def page(cl):
+        present.start("cluster")
+        sec = cluster_sections.who(ctx, cl)
+        return _shown([sec.show_text, *[lambda n=n: sec.show_table(n) for n in sec.tables],
+                       *[lambda n=n: sec.show_figure(n) for n in sec.figures]])
+
+    def rows(found):
+        return sorted(re.match(r"row '?(.+?)'?:", f).group(1) for f in found)
+
+    leaked = 0
+    for cl in ctx.clusters:
+        html = page(cl)
+        soup = BeautifulSoup(html, "html.parser")
+        assert "% in SIMD Q2" in html
+        assert _completing_shares(soup, _page_tables(soup)) == [], cl
+        assert share_completions(html) == [], cl
+        with mock.patch.object(cluster_sections, "simd_figure_data",
+                               _figure_hides_only_what_the_table_hides):
+            old = page(cl)
+        soup = BeautifulSoup(old, "html.parser")
+        by_attacker = rows(_completing_shares(soup, _page_tables(soup)))
+        assert by_attacker == rows(share_completions(old)), cl
+        leaked += bool(by_attacker)
+    assert leaked >= 5, "the figure as first published should leak on several cluster pages"

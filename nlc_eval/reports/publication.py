@@ -31,7 +31,13 @@ found). The scan is a second line of defence: tables are already protected by
   table's measure (its noun and other words) and the row's group (its name, unless the
   row is a whole). In a table with a total row whose cells are all shown, the total and the
   sum of the other rows must not differ by 1 to ``threshold - 1`` (a group counted twice,
-  or left out). Learners and learner-terms are different measures and are never compared.
+  or left out). Learners and learner-terms are different measures and are never compared;
+- hidden shares that the rest of their row gives away (:func:`share_completions`): a row of
+  a partition (shares adding up to 100%, such as SIMD quintiles 1-5) with one share hidden,
+  or with several hidden that hold 1 to ``threshold - 1`` pupils together for a size of the
+  row's group the page shows (a roll, or a count beside its share).
+
+Sentences include the figures' text alternatives (``alt``), which a screen reader reads out.
 """
 
 from __future__ import annotations
@@ -77,13 +83,16 @@ def _soup(text: str):
 
 
 def _prose(soup) -> list[str]:
-    """Sentences of the page outside tables, captions, code and style."""
+    """Sentences of the page outside tables, captions, code and style, and of the figures'
+    text alternatives (a screen reader reads them out like any sentence)."""
     out = []
     for el in soup.find_all(["p", "li", "h1", "h2", "h3", "h4", "figcaption", "summary"]):
         if el.find_parent(["table", "style", "script"]) is not None:
             continue
         text = el.get_text(" ", strip=True)
         out.extend(t for t in re.split(r"(?<=[.!?])\s+(?=[A-Z])", text) if t)
+    for img in soup.find_all("img", alt=True):
+        out.extend(t for t in re.split(r"(?<=[.!?])\s+(?=[A-Z])", img["alt"]) if t)
     return out
 
 
@@ -161,6 +170,190 @@ def derived_counts(html_text: str, threshold: int | None = None) -> list[str]:
                     found.append(f"row {key!r}: '{ph}' {n:,.0f} and '{sh}' {p}% give away a "
                                  f"count below {threshold}")
     found += nested_differences(html_text, threshold)
+    found += share_completions(html_text, threshold)
+    return found
+
+
+# a share cell as printed: "12.3", "12.3%"; a hidden one: the marker or blank
+_SHARE = re.compile(r"^(\d+(?:\.\d+)?)\s*%?$")
+_ROLL_IN_PROSE = re.compile(r"(\d[\d,]*)\s+pupils\s+on\s+(?:the\s+|its\s+)?roll|"
+                            r"\broll\s+(?:of|is|was)\s+(\d[\d,]*)", re.IGNORECASE)
+#: Share columns of one table tried together as a partition (all subsets up to this many).
+MAX_PARTITION_COLUMNS = 10
+
+
+def _share(text: str) -> tuple[float, float] | None:
+    """A printed share as (value, half its last printed unit), or None."""
+    m = _SHARE.match(text.replace(",", "").strip())
+    if not m:
+        return None
+    digits = m.group(1).split(".")
+    return float(m.group(1)), 0.5 * 10.0 ** -(len(digits[1]) if len(digits) > 1 else 0)
+
+
+def _hidden_cell(text: str) -> bool:
+    return text.strip() in ("c", "")
+
+
+def _measure_words(header: str) -> frozenset[str]:
+    """What a count or share header is of: "Pupils in SIMD Q1" and "% in SIMD Q1" give
+    {"simd", "q1"}."""
+    low = re.sub(r"\([^)]*\)", " ", header.lower())
+    words = set(re.findall(r"[a-z0-9]+", low))
+    return frozenset(words - {"pupils", "pupil", "learners", "learner", "in", "of", "share",
+                              "the", "pct", "percent", "number"})
+
+
+def _family_key(header: str) -> str:
+    """A share header without its notes and numbers: "% in SIMD Q1 (most deprived)" and
+    "% in SIMD Q5 (least deprived)" are both "% in simd q"."""
+    return re.sub(r"\s+", " ", re.sub(r"\d+", "", re.sub(r"\([^)]*\)", "", header.lower()))
+                  ).strip()
+
+
+def _partitions(header: list[str], body: list[list[str]], offset: int) -> list[list[int]]:
+    """Sets of a table's share columns that add up to 100% in every row showing them all.
+
+    A reader learns a partition from the headers or from the data. From the headers: three
+    or more share columns that differ only by a number ("% in SIMD Q1" ... "Q5"), where no
+    row shows shares adding up to more than 100 and every row showing them all adds up to
+    100 (within the rounding of its cells). From the data: any other set of two or more
+    share columns that at least two rows show in full, each adding up to 100. Largest sets
+    first; no set inside one already found.
+    """
+    cols = [i + offset for i, h in enumerate(header) if _share_header(h) and i + offset > 0]
+    if len(cols) < 2:
+        return []
+    rows = [r for r in body if r and len(r) > max(cols)]
+    names = [""] * offset + header
+
+    def adds_up(subset, need: int) -> bool:
+        full, partial_ok = 0, True
+        for r in rows:
+            vals = [_share(r[j]) for j in subset]
+            shown = [v for v in vals if v is not None]
+            if sum(x - h for x, h in shown) > 100 + 1e-6:
+                partial_ok = False
+            if len(shown) == len(vals):
+                if abs(sum(x for x, _ in shown) - 100) > sum(h for _, h in shown) + 1e-6:
+                    return False
+                full += 1
+        return partial_ok and full >= need
+
+    found: list[list[int]] = []
+    families: dict[str, list[int]] = {}
+    for j in cols:
+        families.setdefault(_family_key(names[j]), []).append(j)
+    for members in families.values():
+        if len(members) >= 3 and adds_up(members, 0):
+            found.append(members)
+    rest = [j for j in cols if not any(j in f for f in found)]
+    if len(rest) > MAX_PARTITION_COLUMNS:
+        return found
+    from itertools import combinations
+
+    for size in range(len(rest), 1, -1):
+        for subset in combinations(rest, size):
+            if any(set(subset) <= set(f) for f in found):
+                continue
+            if adds_up(subset, 2):
+                found.append(list(subset))
+    return found
+
+
+def _denominators(html_text: str) -> dict[str, set[int]]:
+    """Every whole group size a reader can find on the page for each row label.
+
+    A roll or count of pupils in a column headed as the whole group ("Pupils on roll",
+    "Pupils", "Learners"); a count beside the share of the same measure ("Pupils in SIMD
+    Q1" 12 and "% in SIMD Q1" 8.1 give the sizes whose 8.1% is 12); a roll in a sentence
+    that names the row ("... has 149 pupils on roll").
+    """
+    out: dict[str, set[int]] = {}
+    tables = _tables(html_text)
+    labels: set[str] = set()
+    for header, body in tables:
+        offset = 1 if body and header and len(body[0]) == len(header) + 1 else 0
+        names = [""] * offset + header
+        for row in body:
+            if not row or not row[0].strip():
+                continue
+            key = row[0].strip()
+            labels.add(key)
+            counts, shares = {}, {}
+            for j, h in enumerate(names[:len(row)]):
+                if j == 0:
+                    continue
+                if _people_header(h):
+                    v = _number(row[j])
+                    if v is not None:
+                        words = _measure_words(h)
+                        counts[words] = v
+                        if not words - {"on", "roll", "total", "all"}:
+                            out.setdefault(key, set()).add(int(v))
+                elif _share_header(h):
+                    sv = _share(row[j])
+                    if sv is not None:
+                        shares[_measure_words(h)] = sv
+            for words, k in counts.items():
+                if words in shares and k > 0:
+                    p, half = shares[words]
+                    if p - half <= 0:
+                        continue
+                    lo, hi = 100 * k / (p + half), 100 * k / (p - half)
+                    sizes = {n for n in range(int(np.ceil(lo - 1e-9)), int(np.floor(hi + 1e-9)) + 1)
+                             if n >= k}
+                    if 0 < len(sizes) <= 10_000:
+                        out.setdefault(key, set()).update(sizes)
+    for sentence in _prose(_soup(html_text)):
+        for m in _ROLL_IN_PROSE.finditer(sentence):
+            n = int((m.group(1) or m.group(2)).replace(",", ""))
+            for key in labels:
+                if len(key) >= 4 and key.lower() in sentence.lower():
+                    out.setdefault(key, set()).add(n)
+    return out
+
+
+def share_completions(html_text: str, threshold: int | None = None) -> list[str]:
+    """Hidden shares that the rest of their row gives away.
+
+    A row's shares of a partition (SIMD quintiles 1-5) add up to 100%, so one hidden share
+    is 100 less the shown ones, and several hidden shares have that total. One hidden share
+    is always refused (it undoes the protection of its cell). Several are refused when a
+    size of the row's group found on the page (:func:`_denominators`) makes every count
+    they can hold together 1 to ``threshold - 1``.
+    """
+    threshold = _threshold(threshold)
+    sizes = None
+    found: list[str] = []
+    for header, body in _tables(html_text):
+        offset = 1 if body and header and len(body[0]) == len(header) + 1 else 0
+        names = [""] * offset + header
+        for part in _partitions(header, body, offset):
+            for row in body:
+                if len(row) <= max(part) or not row[0].strip():
+                    continue
+                hidden = [j for j in part if _hidden_cell(row[j])]
+                shown = [_share(row[j]) for j in part if not _hidden_cell(row[j])]
+                if not hidden or any(v is None for v in shown):
+                    continue
+                lo = 100 - sum(v + h for v, h in shown)
+                hi = 100 - sum(v - h for v, h in shown)
+                key = row[0].strip()
+                if len(hidden) == 1:
+                    found.append(f"row {key!r}: the hidden '{names[hidden[0]]}' is 100% less "
+                                 f"the row's other shares ({max(lo, 0):.1f}-{hi:.1f}%)")
+                    continue
+                if sizes is None:
+                    sizes = _denominators(html_text)
+                ks = {k for n in sizes.get(key, ()) if n > 0
+                      for k in range(max(int(np.ceil(n * lo / 100 - 1e-9)), 0),
+                                     int(np.floor(n * hi / 100 + 1e-9)) + 1)}
+                if _small(sorted(ks), threshold):
+                    cols = ", ".join(f"'{names[j]}'" for j in hidden)
+                    found.append(f"row {key!r}: the hidden {cols} hold {sorted(ks)} pupils "
+                                 f"together (100% less the row's other shares, of a group "
+                                 f"size shown on the page), fewer than {threshold}")
     return found
 
 
