@@ -278,3 +278,110 @@ def test_cluster_effects_computed_standalone_publish_the_shared_counts(ctx):
     assert (int(row["n_treated"]), int(row["n_control"])) == tuple(counts[(str(cl), None)])
     auth = out[out["scope"] == "authority"].iloc[0]
     assert (int(auth["n_treated"]), int(auth["n_control"])) == tuple(counts[(None, None)])
+
+
+# ---------------------------------------------------------------------------
+# What each effect's design could detect and its sensitivity, beside the effect
+# ---------------------------------------------------------------------------
+
+MDES = re.compile(rf"This design could detect an effect of ({NUM}) percentage points or more "
+                  r"with 80% power")
+RV = re.compile(r"would have to account for (\d+(?:\.\d+)?)% of the remaining variation in "
+                r"both who was supported and attendance \((\d+(?:\.\d+)?)% to make it no "
+                r"longer statistically significant\)")
+BOUND = re.compile(rf"a factor as strong as living in SIMD deciles 1-2 would leave an effect "
+                   rf"of ({NUM}) percentage points \(95% interval ({NUM}) to ({NUM})\)")
+
+
+def _with_sensitivity(rng, effects: pd.DataFrame) -> pd.DataFrame:
+    out = effects.copy()
+    half = (out["ci_high"] - out["ci_low"]) / 2
+    out["mdes"] = half / 1.96 * 2.8 * rng.uniform(0.9, 1.1, len(out))
+    out["robustness_value"] = rng.uniform(0.005, 0.2, len(out))
+    out["robustness_value_alpha"] = out["robustness_value"] * rng.uniform(0.3, 0.9, len(out))
+    out["bound_estimate"] = out["estimate"] * 0.9
+    out["bound_ci_low"] = out["ci_low"] * 0.9
+    out["bound_ci_high"] = out["ci_high"] * 0.9
+    return out
+
+
+def _close(text: str, value: float) -> bool:
+    """``text`` is ``value`` rounded to the decimals it was printed with."""
+    d = len(text.split(".")[1]) if "." in text else 0
+    return abs(float(text.replace(",", "")) - value) <= 0.5 * 10 ** -d + 1e-12
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_each_effect_states_its_mdes_and_sensitivity_beside_it(ctx, monkeypatch, seed):
+    rng = np.random.default_rng(100 + seed)
+    effects = _with_sensitivity(rng, _effects(rng, hidden="universal" if seed % 2 else None))
+    summary, section = _page(ctx, monkeypatch, effects, _checks(rng, effects))
+    assert _mismatches(summary, section) == []
+    rows = {("All supports, authority" if r["scope"] == "authority" else
+             f"{r['level'].capitalize()} support"): r for _, r in effects.iterrows()}
+    shown = _cells(summary.tables["effects"])
+    seen = set()
+    for s in summary.sentences:
+        m = EFFECT.search(s)
+        if m is None:
+            assert not MDES.search(s) and not RV.search(s), s
+            continue
+        name = "All supports, authority" if s.startswith("Across ") else s.split(":")[0]
+        r = rows[name]
+        # the MDES and the robustness values in the same paragraph as the effect, after it
+        md, rv, b = MDES.search(s), RV.search(s), BOUND.search(s)
+        assert md and rv and b, s
+        assert m.start() < md.start() < rv.start() < b.start()
+        assert _close(md.group(1), r["mdes"])
+        assert _close(rv.group(1), 100 * r["robustness_value"])
+        assert _close(rv.group(2), 100 * r["robustness_value_alpha"])
+        for text, col in zip(b.groups(), ("bound_estimate", "bound_ci_low", "bound_ci_high"),
+                             strict=True):
+            assert _close(text, r[col]), (text, r[col])
+        # printed at least at the page's precision for effects
+        d = summary.results["effect_decimals"]
+        assert all(len(t.split(".")[1]) >= d for t in (md.group(1), *b.groups()) if d)
+        seen.add(name)
+    # every shown effect has them; a hidden one has neither effect nor sensitivity
+    assert seen == {r[0] for r, v in shown.items() if v[lab("effect")] != "c"}
+    if seed % 2:
+        (hid,) = [s for s in summary.sentences if s.startswith("Universal support")]
+        assert hid == "Universal support: not shown, fewer than 5 learners."
+
+
+def test_not_significant_effect_says_so_in_its_sensitivity(ctx, monkeypatch):
+    rng = np.random.default_rng(7)
+    effects = _with_sensitivity(rng, _effects(rng))
+    effects.loc[1, "robustness_value_alpha"] = 0.0
+    summary, _ = _page(ctx, monkeypatch, effects, _checks(rng, effects))
+    (s,) = [s for s in summary.sentences if s.startswith("Universal support")]
+    assert "the effect is not statistically significant even without one" in s
+
+
+@pytest.mark.slow
+def test_design_numbers_of_a_real_estimate_follow_the_published_formulas(ctx):
+    # Bloom (1995): MDES = (t(1 - a/2, df) + t(power, df)) SE with df = clusters - 1;
+    # Cinelli & Hazlett (2020), eq. 18: RV = (sqrt(f^4 + 4 f^2) - f^2) / 2, f = |t| / sqrt(dof),
+    # and RV_a (eq. 19) with f*_a = |t_(a, dof - 1)| / sqrt(dof - 1)
+    from scipy import stats
+
+    ctx.models = {}
+    try:
+        design = impact_models.entry_cohort_design(ctx)
+        est = impact_models.attendance_effect(ctx, level="intensive", design=design)
+    finally:
+        ctx.models = {}
+    nums = impact_models.design_and_sensitivity_numbers(est)
+    G = est.extra["n_clusters"]
+    assert nums["mdes"] == pytest.approx(
+        (stats.t.ppf(0.975, G - 1) + stats.t.ppf(0.8, G - 1)) * est.se)
+    ovb = est.extra["ovb_inputs"]
+    f = abs(ovb["t_statistic"]) / np.sqrt(ovb["dof"])
+    assert nums["robustness_value"] == pytest.approx((np.sqrt(f ** 4 + 4 * f ** 2) - f ** 2) / 2)
+    fc = abs(stats.t.ppf(0.025, ovb["dof"] - 1)) / np.sqrt(ovb["dof"] - 1)
+    fa = f - fc
+    rva = (0.0 if fa <= 0 else (f ** 2 - fc ** 2) / (1 + f ** 2) if f > 1 / fc else
+           (np.sqrt(fa ** 4 + 4 * fa ** 2) - fa ** 2) / 2)
+    assert nums["robustness_value_alpha"] == pytest.approx(rva)
+    words = page.design_words(nums, 2)
+    assert MDES.search(words) and RV.search(words) and BOUND.search(words), words

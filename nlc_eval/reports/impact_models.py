@@ -615,7 +615,8 @@ def effects_table(ctx, *, by_cluster: bool = True, panel: pd.DataFrame | None = 
     """Attendance effect estimates: authority-wide, by level, and (optionally) by cluster.
 
     Columns: ``scope, label, level, estimate, ci_low, ci_high, p_value, n_treated,
-    n_control, inference, sentence, method``. The panel (``"did"``, ``"event_study"``) or
+    n_control, inference, sentence, method`` and :data:`SENSITIVITY_COLUMNS` (what the
+    design could detect and the sensitivity to unmeasured confounding). The panel (``"did"``, ``"event_study"``) or
     design (``"cohort"``) is built once and reused. ``clusters`` limits the cluster rows
     (default every cluster). ``n_treated`` and ``n_control`` are the counts to publish
     (:func:`published_counts`: distinct learners, nested groups protected).
@@ -636,7 +637,8 @@ def effects_table(ctx, *, by_cluster: bool = True, panel: pd.DataFrame | None = 
                      "estimate": est.estimate, "ci_low": est.ci_low, "ci_high": est.ci_high,
                      "p_value": est.p_value, "n_treated": est.n_treated,
                      "n_control": est.n_control, "inference": est.inference,
-                     "sentence": est.sentence(), "method": est.method})
+                     "sentence": est.sentence(), "method": est.method,
+                     **design_and_sensitivity_numbers(est)})
 
     def fit(**kw):
         return attendance_effect(ctx, panel=panel, design=design, n_boot=n_boot,
@@ -649,12 +651,56 @@ def effects_table(ctx, *, by_cluster: bool = True, panel: pd.DataFrame | None = 
         for c in (ctx.clusters if clusters is None else clusters):
             add("cluster", c, fit(cluster=c))
     out = pd.DataFrame(rows)
-    for col in ("estimate", "ci_low", "ci_high", "p_value"):
+    for col in ("estimate", "ci_low", "ci_high", "p_value", *SENSITIVITY_COLUMNS):
         out[col] = pd.to_numeric(out.get(col), errors="coerce")
     for col in ("n_treated", "n_control"):
         out[col] = pd.to_numeric(out.get(col), errors="coerce").astype("Int64")
     return with_published_counts(out, report_counts(ctx, method=method, design=design,
                                                     panel=panel))
+
+
+#: The observed covariate the sensitivity bound of each effect is benchmarked on, and how
+#: the page names it.
+SENSITIVITY_BENCHMARK = ("simd_q1", "living in SIMD deciles 1-2")
+#: Columns :func:`design_and_sensitivity_numbers` adds to each row of :func:`effects_table`.
+SENSITIVITY_COLUMNS = ("mdes", "robustness_value", "robustness_value_alpha",
+                       "bound_estimate", "bound_ci_low", "bound_ci_high")
+
+
+def design_and_sensitivity_numbers(est) -> dict[str, float]:
+    """What an estimate's design could detect and how strong an unmeasured factor would have
+    to be to explain it away, as numbers (missing ones are NaN).
+
+    ``mdes``: the smallest effect (percentage points) detected with 80% power at the
+    estimate's own level, its multiplier times its standard error
+    (:func:`nlc_eval.impact.design.mdes_of_estimate`). ``robustness_value`` and
+    ``robustness_value_alpha``: :meth:`Estimate.sensitivity` (Cinelli & Hazlett, 2020);
+    ``bound_*``: the estimate and interval left by a factor as strong as
+    :data:`SENSITIVITY_BENCHMARK` with both the treatment and the outcome.
+    """
+    from nlc_eval.impact.design import mdes_of_estimate
+
+    out = dict.fromkeys(SENSITIVITY_COLUMNS, np.nan)
+    try:
+        out["mdes"] = float(mdes_of_estimate(est).parameters["in_units"])
+    except ImpactError:
+        pass
+    name = SENSITIVITY_BENCHMARK[0]
+    bench = (est.extra.get("ovb_inputs") or {}).get("benchmarks", {})
+    try:
+        s = est.sensitivity(benchmarks=[name] if name in bench else [], kd=(1,))
+    except ImpactError:
+        return out
+    if "robustness_value" in s:
+        out["robustness_value"] = float(s["robustness_value"])
+        out["robustness_value_alpha"] = float(s["robustness_value_alpha"])
+        b = s.get("bounds")
+        if isinstance(b, pd.DataFrame) and len(b):
+            row = b.iloc[0]
+            out.update(bound_estimate=float(row["adjusted_estimate"]),
+                       bound_ci_low=float(row["adjusted_ci_low"]),
+                       bound_ci_high=float(row["adjusted_ci_high"]))
+    return out
 
 
 # ---------------------------------------------------------------------------

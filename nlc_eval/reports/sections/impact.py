@@ -77,7 +77,7 @@ def summary(ctx, *, cluster: str = "") -> Section:
             f"Across {ctx.authority_name}, from {span}, learners in the term their cluster "
             f"support started had "
             f"{effect_words(auth['estimate'], auth['ci_low'], auth['ci_high'], d)}."
-            + _beside(checks, "all"))
+            + _beside(checks, "all") + _with_space(design_words(auth, d)))
     levels = eff[eff["scope"] == "level"]
     hidden = set(shown.index[shown[lab("effect")].isna()])
     for _, r in levels.iterrows():
@@ -87,7 +87,7 @@ def summary(ctx, *, cluster: str = "") -> Section:
         else:
             sec.sentences.append(
                 f"{name}: {effect_words(r['estimate'], r['ci_low'], r['ci_high'], d)}."
-                + _beside(checks, str(r["level"])))
+                + _beside(checks, str(r["level"])) + _with_space(design_words(r, d)))
     sec.sentences.append(
         "Supports are given to learners who need them, so this is a careful comparison, not "
         "an experiment: it allows for what supports are allocated on, and the page sets out "
@@ -362,7 +362,7 @@ def evaluation(ctx, *, outcome: str = "attendance_rate",
         f"{METHOD_NAMES[method]}: learners had "
         f"{effect_words(est.estimate, est.ci_low, est.ci_high, de)} "
         f"({fmt.p_value(est.p_value)}).")
-    sec.sentences.extend(design_and_sensitivity(est, sec.results))
+    sec.sentences.extend(design_and_sensitivity(est, sec.results, de))
     t = pd.DataFrame({
         lab("effect"): [float(est.estimate)], "95% interval from": [float(est.ci_low)],
         "95% interval to": [float(est.ci_high)], "p-value": [fmt.p_value(est.p_value)],
@@ -414,7 +414,44 @@ def evaluation(ctx, *, outcome: str = "attendance_rate",
     return sec
 
 
-def design_and_sensitivity(est, results: dict | None = None) -> list[str]:
+def _with_space(text: str) -> str:
+    return f" {text}" if text else ""
+
+
+def design_words(row, decimals: int) -> str:
+    """:func:`design_sentences` as one text ("" when nothing is known)."""
+    return " ".join(design_sentences(row, decimals))
+
+
+def design_sentences(row, decimals: int) -> list[str]:
+    """What one effect's design could detect and how strong a factor we did not measure
+    would have to be to explain it away, in plain words (one sentence each, when known).
+
+    ``row`` is a row of :func:`impact_models.effects_table` (its
+    :data:`impact_models.SENSITIVITY_COLUMNS`); numbers in percentage points are printed at
+    ``decimals`` at least (the page's precision for effects).
+    """
+    from nlc_eval.impact.sensitivity import robustness_words
+
+    get = row.get if hasattr(row, "get") else (lambda k, default=None: row[k])
+    out = []
+    size = get("mdes", np.nan)
+    if fmt.finite(size):
+        out.append(f"This design could detect an effect of "
+                   f"{fmt.number(size, max(decimals, fmt.sig_decimals(size)))} percentage "
+                   "points or more with 80% power; a smaller true effect could go unseen.")
+    rv, rva = get("robustness_value", np.nan), get("robustness_value_alpha", np.nan)
+    if fmt.finite(rv) and fmt.finite(rva):
+        bound = tuple(get(k, np.nan) for k in ("bound_estimate", "bound_ci_low",
+                                                "bound_ci_high"))
+        out.append(robustness_words(
+            rv, rva, bound=bound, benchmark=impact_models.SENSITIVITY_BENCHMARK[1],
+            units="percentage points", decimals=decimals, outcome="attendance"))
+    return out
+
+
+def design_and_sensitivity(est, results: dict | None = None,
+                           decimals: int | None = None) -> list[str]:
     """What the design could detect and how strong an unmeasured factor would have to be.
 
     The smallest effect the estimate's design detects with 80% power (its multiplier times
@@ -422,32 +459,14 @@ def design_and_sensitivity(est, results: dict | None = None) -> list[str]:
     regression-based estimates, the robustness value of :meth:`Estimate.sensitivity`
     benchmarked on living in SIMD deciles 1-2; the numbers go to ``results``.
     """
-    from nlc_eval.errors import ImpactError
-    from nlc_eval.impact.design import mdes_of_estimate
-
-    out: list[str] = []
-    try:
-        m = mdes_of_estimate(est)
-    except ImpactError:
-        m = None
-    if m is not None:
-        size = m.parameters["in_units"]
-        out.append(f"This design could detect an effect of "
-                   f"{fmt.number(size, max(1, fmt.sig_decimals(size)))} percentage points or "
-                   "more with 80% power; a smaller true effect could go unseen.")
-        if results is not None:
-            results["mdes"] = num(size)
-    bench = (est.extra.get("ovb_inputs") or {}).get("benchmarks", {})
-    try:
-        s = est.sensitivity(benchmarks=[b for b in ("simd_q1",) if b in bench], kd=(1,))
-    except ImpactError:
-        return out
-    if "robustness_value" in s:
-        out.append(s.sentence(labels={"simd_q1": "living in SIMD deciles 1-2"}))
-        if results is not None:
-            results["robustness_value"] = num(s["robustness_value"])
-            results["robustness_value_alpha"] = num(s["robustness_value_alpha"])
-    return out
+    nums = impact_models.design_and_sensitivity_numbers(est)
+    if results is not None:
+        for k in ("mdes", "robustness_value", "robustness_value_alpha"):
+            if fmt.finite(nums[k]):
+                results[k] = num(nums[k])
+    d = fmt.shared_decimals([est.estimate], [est.ci_low], [est.ci_high]) \
+        if decimals is None else decimals
+    return design_sentences(nums, d)
 
 
 def method(ctx, *, method: str = impact_models.DEFAULT_METHOD) -> Section:
