@@ -594,3 +594,36 @@ def test_family_of_additional_support_needs_schools_says_it_is_not_compared(ctx)
     sec = family.consistency(fctx, mainstream[0])
     assert sec.figures["funnels"].data.index.names == ["School", "Stage"]
     _sentences(sec)
+
+
+def test_family_learning_tables_count_each_measures_own_pupils():
+    """A member above expectation on attendance is counted by its pupils in the records and
+    on ACEL by its pupils assessed: each table's count column is that measure's registered
+    name and value, the same as in the family's outcomes table."""
+    from nlc_eval.reports import measures
+    from nlc_eval.reports.context import build_context
+    from nlc_eval.reports.sections import family
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("NLC_EVAL_OFFICIAL_DATA", raising=False)
+        fctx = build_context(None, None, seed=0, families=True, models=False)
+    seen = set()
+    for f in fctx.family_ids:
+        learn = family.learning(fctx, f)
+        if not learn.tables:
+            continue
+        out = family.outcomes(fctx, f).tables
+        shown = pd.concat([t.data for t in out.values()], axis=1)
+        for name, key in (("learn", "pupils"), ("learn_acel", "acel_assessed")):
+            if name not in learn.tables:
+                continue
+            seen.add(name)
+            t = learn.tables[name].data
+            label = measures.label(key)
+            assert label in t.columns and not any(c.startswith("Pupils") and c != label
+                                                  for c in t.columns)
+            assert "on " + ("attendance" if key == "pupils" else "literacy") in \
+                learn.tables[name].caption
+            for school, n in t[label].items():
+                assert str(shown.loc[school, label]) == str(n), (f, school, label)
+    assert seen == {"learn", "learn_acel"}

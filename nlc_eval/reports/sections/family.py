@@ -311,9 +311,11 @@ def learning(ctx, family: str, *, year: int = 0) -> Section:
     allo = school_outcomes(ctx, session)
     mine = mine_s[["seed_code", "school_name"]].merge(allo, on="seed_code", how="left")
     rows = []
-    for measure, label, n_col in (("attendance_rate", "attendance", "pupils"),
-                                  ("on_track_pct", "literacy and numeracy on track",
-                                   "assessed")):
+    # one table per measure: each counts its own pupils (in the records; assessed for ACEL)
+    for name, measure, label, n_col, n_key in (
+            ("learn", "attendance_rate", "attendance", "pupils", "pupils"),
+            ("learn_acel", "on_track_pct", "literacy and numeracy on track", "assessed",
+             "acel_assessed")):
         exp = expected_outcomes(ctx, allo, measure)
         t = mine[["seed_code", "school_name", n_col]].merge(exp, on="seed_code")
         t = t[t[n_col] >= 5]
@@ -328,19 +330,20 @@ def learning(ctx, family: str, *, year: int = 0) -> Section:
             sec.sentences.append(f"On {label}, learn from {listing}: above what schools with "
                                  "the same size and SIMD profile achieve, beyond the range "
                                  "expected by chance.")
-        for r in strong.itertuples():
-            rows.append({"School": r.school_name, "On": label,
-                         lab("pupils"): int(getattr(r, n_col)),
-                         "Above expected (points)": round(r.residual, 1),
-                         "95% interval from": round(r.ci_low, 1),
-                         "95% interval to": round(r.ci_high, 1)})
-    if rows:
-        t = pd.DataFrame(rows).set_index(["School", "On"])
-        sec.tables["learn"] = Table(
-            suppress(t, margins=False, count_columns=[lab("pupils")]),
-            caption=f"Members of family {family} above expectation, session "
-                    f"{measures.session(session)}",
-            source=measures.source_line("pupil_attendance", pupil_source=ctx.pupil_source))
+        mine_rows = [{"School": r.school_name, "On": label, lab(n_key): int(getattr(r, n_col)),
+                      "Above expected (points)": round(r.residual, 1),
+                      "95% interval from": round(r.ci_low, 1),
+                      "95% interval to": round(r.ci_high, 1)} for r in strong.itertuples()]
+        rows += mine_rows
+        if mine_rows:
+            t = pd.DataFrame(mine_rows).drop(columns="On").set_index("School")
+            sec.tables[name] = Table(
+                suppress(t, margins=False, count_columns=[lab(n_key)]),
+                caption=f"Members of family {family} above expectation on {label}, session "
+                        f"{measures.session(session)}",
+                source=measures.source_line("pupil_attendance" if n_key == "pupils"
+                                            else "acel_assessed",
+                                            pupil_source=ctx.pupil_source))
     sec.results["learn_from"] = rows
     return sec
 
