@@ -612,8 +612,14 @@ def test_family_learning_tables_count_each_measures_own_pupils():
         learn = family.learning(fctx, f)
         if not learn.tables:
             continue
-        out = family.outcomes(fctx, f).tables
-        shown = pd.concat([t.data for t in out.values()], axis=1)
+        outcomes = family.outcomes(fctx, f)
+        shown = pd.concat([t.data for t in outcomes.tables.values()], axis=1)
+        if "learn" in learn.tables:
+            # the attendance figure's intervals print as the table's do
+            fig = outcomes.figures["expectation"].data.set_index("School")
+            for school, row in learn.tables["learn"].data.iterrows():
+                for col in ("95% interval from", "95% interval to"):
+                    assert f"{fig.loc[school, col]:.1f}" == f"{row[col]:.1f}", (f, school)
         for name, key in (("learn", "pupils"), ("learn_acel", "acel_assessed")):
             if name not in learn.tables:
                 continue

@@ -280,12 +280,13 @@ def outcomes(ctx, family: str, *, year: int = 0) -> Section:
     exp = pd.DataFrame({"School": shown.index,
                         "Against expected (points)": shown[lab("attendance_vs_expected")]
                         .astype(float).to_numpy()})
-    exp["95% interval from"] = (exp["Against expected (points)"]
-                                + (mine["seed_code"].map(att_exp["ci_low"])
-                                   - mine["seed_code"].map(att_exp["residual"])).to_numpy())
-    exp["95% interval to"] = (exp["Against expected (points)"]
-                              + (mine["seed_code"].map(att_exp["ci_high"])
-                                 - mine["seed_code"].map(att_exp["residual"])).to_numpy())
+    # the interval's own bounds (not the rounded estimate plus a half-width: rounded twice,
+    # a bound could read 0.1 here and 0.2 in the table of members above expectation);
+    # blank wherever the estimate is
+    hidden = exp["Against expected (points)"].isna().to_numpy()
+    for col, key in (("95% interval from", "ci_low"), ("95% interval to", "ci_high")):
+        exp[col] = np.where(hidden, np.nan,
+                            mine["seed_code"].map(att_exp[key]).astype(float).to_numpy())
     sec.figures["expectation"] = Figure(
         "against_expectation", exp.dropna(subset=["Against expected (points)"]),
         {"label": "School", "residual": "Against expected (points)",
