@@ -280,3 +280,43 @@ def test_docx_of_a_page_is_valid_a4(site):
     headings = [p.text for p in doc.paragraphs if p.style.name.startswith("Heading")]
     html_heads = [h.get_text(" ", strip=True) for h in _soup(page).select("main h1, main h2")]
     assert [h for h in headings if h in html_heads] == html_heads
+
+
+def test_one_value_per_school_measure_and_session_across_pages(site):
+    """Every registered measure (the column names of ``reports.measures``) has one value per
+    school, session and group (a stage or organiser, in a column or the caption) on every page
+    of the batch: read back from the published HTML."""
+    from collections import defaultdict
+
+    from bs4 import BeautifulSoup
+
+    from nlc_eval.reports.measures import MEASURES
+
+    labels = {m.label for m in MEASURES.values()}
+    seen: dict[tuple, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for page in sorted(site.glob("*.html")):
+        soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+        for table in soup.find_all("table"):
+            cap = table.find("caption")
+            sessions = set(re.findall(r"20\d\d/\d\d", cap.get_text(" ") if cap else ""))
+            head = table.find("thead")
+            if len(sessions) != 1 or head is None:
+                continue
+            header = [th.get_text(" ", strip=True) for th in head.find_all("tr")[0].find_all("th")]
+            if not header or header[0] != "School":
+                continue
+            for tr in table.find("tbody").find_all("tr"):
+                cells = [c.get_text(" ", strip=True) for c in tr.find_all(["th", "td"])]
+                if len(cells) != len(header) or cells[0] in ("Total", "All", "Authority"):
+                    continue
+                # the group: a stage or organiser named in a column or in the caption
+                where = tuple(v for h, v in zip(header, cells, strict=True)
+                              if h in ("Stage", "Organiser", "Sector")) + tuple(sorted(
+                    set(re.findall(r"\b[PS][1-7]\b", cap.get_text(" ")))))
+                for h, v in zip(header[1:], cells[1:], strict=True):
+                    if h in labels and re.fullmatch(r"[\d,.]+", v):
+                        seen[(cells[0], h, *sessions, where)][v].add(page.name)
+    assert len(seen) > 100, "the batch's pages should share many school measures"
+    clashes = {k: {v: sorted(p) for v, p in vals.items()} for k, vals in seen.items()
+               if len(vals) > 1}
+    assert not clashes, f"one measure, several values: {dict(list(clashes.items())[:5])}"
