@@ -400,13 +400,14 @@ class Sensitivity(dict):
 
 def robustness_words(rv: float, rv_alpha: float, *, bound=None, benchmark: str | None = None,
                      kd: float = 1.0, units: str = "", decimals: int | None = None,
-                     outcome: str = "the outcome") -> str:
+                     outcome: str = "the outcome", bound_interval: bool = True) -> str:
     """The robustness values (and a benchmarked bound) in plain words.
 
     ``rv`` and ``rv_alpha`` are the robustness values to explain the effect away and to make
     it no longer significant; ``bound`` an (estimate, low, high) left by a factor ``kd``
     times as strong as ``benchmark``, printed at least at ``decimals`` decimals, with the
-    words ``units`` after the estimate.
+    words ``units`` after the estimate, and its interval unless ``bound_interval`` is false
+    (e.g. when the bound's classical standard error is not the one the reader was shown).
 
     Examples
     --------
@@ -421,12 +422,14 @@ def robustness_words(rv: float, rv_alpha: float, *, bound=None, benchmark: str |
     text += (f" ({_pct(rv_alpha)} to make it no longer statistically significant)"
              if rv_alpha > 0 else "; the effect is not statistically significant even "
              "without one")
-    if bound is not None and benchmark and all(fmt.finite(x) for x in bound):
+    if bound is not None and benchmark and fmt.finite(bound[0]) and (
+            not bound_interval or all(fmt.finite(x) for x in bound)):
         f = fmt.effect(*bound, min_decimals=decimals)
         times = "" if kd == 1 else f"{fmt.number(kd, 0 if kd == round(kd) else 1)} times "
         text += (f"; a factor {times}as strong as {benchmark} would leave an effect of "
-                 f"{f.estimate}{' ' + units if units else ''} "
-                 f"({f.level.removesuffix(' CI')} interval {f.low} to {f.high})")
+                 f"{f.estimate}{' ' + units if units else ''}")
+        if bound_interval:
+            text += f" ({f.level.removesuffix(' CI')} interval {f.low} to {f.high})"
     return text + "."
 
 

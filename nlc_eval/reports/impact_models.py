@@ -673,10 +673,14 @@ def design_and_sensitivity_numbers(est) -> dict[str, float]:
 
     ``mdes``: the smallest effect (percentage points) detected with 80% power at the
     estimate's own level, its multiplier times its standard error
-    (:func:`nlc_eval.impact.design.mdes_of_estimate`). ``robustness_value`` and
-    ``robustness_value_alpha``: :meth:`Estimate.sensitivity` (Cinelli & Hazlett, 2020);
-    ``bound_*``: the estimate and interval left by a factor as strong as
-    :data:`SENSITIVITY_BENCHMARK` with both the treatment and the outcome.
+    (:func:`nlc_eval.impact.design.mdes_of_estimate`). ``robustness_value``:
+    :meth:`Estimate.sensitivity` (Cinelli & Hazlett, 2020), the share of residual variance
+    a confounder must explain to take the estimate to zero; ``robustness_value_alpha``: the
+    share that makes it no longer significant by the estimate's reported (wild cluster
+    bootstrap) standard error, the one its interval on the page uses (by the classical OLS
+    standard error when that is missing); ``bound_*``: the estimate left by a factor as
+    strong as :data:`SENSITIVITY_BENCHMARK` with both the treatment and the outcome, and
+    its interval by the classical standard error of the framework.
     """
     from nlc_eval.impact.design import mdes_of_estimate
 
@@ -693,7 +697,9 @@ def design_and_sensitivity_numbers(est) -> dict[str, float]:
         return out
     if "robustness_value" in s:
         out["robustness_value"] = float(s["robustness_value"])
-        out["robustness_value_alpha"] = float(s["robustness_value_alpha"])
+        rep = s.get("robustness_value_alpha_reported_se", np.nan)
+        out["robustness_value_alpha"] = float(rep if np.isfinite(rep)
+                                              else s["robustness_value_alpha"])
         b = s.get("bounds")
         if isinstance(b, pd.DataFrame) and len(b):
             row = b.iloc[0]

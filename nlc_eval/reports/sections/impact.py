@@ -429,7 +429,10 @@ def design_sentences(row, decimals: int) -> list[str]:
 
     ``row`` is a row of :func:`impact_models.effects_table` (its
     :data:`impact_models.SENSITIVITY_COLUMNS`); numbers in percentage points are printed at
-    ``decimals`` at least (the page's precision for effects).
+    ``decimals`` at least (the page's precision for effects). Significance is judged by the
+    effect's own interval (``robustness_value_alpha`` by the reported standard error); the
+    bound is given without an interval, because the framework's classical standard error
+    is narrower than the wild cluster bootstrap interval printed beside it.
     """
     from nlc_eval.impact.sensitivity import robustness_words
 
@@ -446,7 +449,8 @@ def design_sentences(row, decimals: int) -> list[str]:
                                                 "bound_ci_high"))
         out.append(robustness_words(
             rv, rva, bound=bound, benchmark=impact_models.SENSITIVITY_BENCHMARK[1],
-            units="percentage points", decimals=decimals, outcome="attendance"))
+            units="percentage points", decimals=decimals, outcome="attendance",
+            bound_interval=False))
     return out
 
 
