@@ -72,6 +72,10 @@ class Certificate:
     clock_stopped : bool
         True when the time limit (rather than a count) stopped a step, so that the result
         may differ on a faster or slower machine.
+    prices, price_min : ndarray or None, float
+        The prices ``pi`` of the best bound and a lower bound ``m(pi)`` on every admissible
+        family's ``SS(S) - pi(S)``, so that ``bound = sum(pi) + k m(pi)`` (None and -inf
+        when no exact pricing ran).
     """
 
     bound: float
@@ -81,6 +85,8 @@ class Certificate:
     iterations: int
     converged: bool
     clock_stopped: bool = False
+    prices: np.ndarray | None = None
+    price_min: float = -np.inf
 
 
 # ---------------------------------------------------------------------------
@@ -367,7 +373,7 @@ def _central_prices(P: engine.Problem, cols: list[np.ndarray], costs: np.ndarray
 def certify(P: engine.Problem, labels: np.ndarray, seed: int | None = None,
             time_limit: float = 30.0, max_iter: int = 400, tol: float = 1e-6,
             integer: bool = True, gap_tol: float = 1e-3, node_limit: int = 2000,
-            extra: list | None = None) -> Certificate:
+            extra: list | None = None, rounds: int = 6) -> Certificate:
     """Lower bound on the SS of every admissible partition, by column generation.
 
     Parameters
@@ -394,7 +400,10 @@ def certify(P: engine.Problem, labels: np.ndarray, seed: int | None = None,
         branch, at most ``node_limit`` nodes) and return its partition when it beats
         ``labels``.
     node_limit : int
-        Branch-and-bound nodes of the restricted integer programme.
+        Branch-and-bound nodes of each restricted integer programme.
+    rounds : int
+        Largest number of neighbourhood rounds of the price-and-branch stage (see
+        :func:`_price_and_branch`).
     extra : list of ndarray, optional
         Further feasible partitions (e.g. every start of the heuristic); their families
         join the master programme from the start, which gives the restricted integer
@@ -438,6 +447,7 @@ def certify(P: engine.Problem, labels: np.ndarray, seed: int | None = None,
     exact_next = False
     exact_phase = False
     pi_in = None
+    best_pi, best_min = None, -np.inf
     history: list[float] = []
     for it in range(1, max_iter + 1):
         z, pi, mu = _rmp(P, cols, np.asarray(costs))
@@ -462,6 +472,7 @@ def certify(P: engine.Problem, labels: np.ndarray, seed: int | None = None,
             value = min(float(np.sum(sep) + P.k * lower), z)
             if value > best:
                 best, pi_in = value, sep
+                best_pi, best_min = sep, lower
             if _TRACE:
                 print("exact", it, z, lower, best, len(new), time.perf_counter() - t0)
             if z - best <= (gap_tol + tol) * max(abs(z), 1e-12):
@@ -493,30 +504,206 @@ def certify(P: engine.Problem, labels: np.ndarray, seed: int | None = None,
         exact_next = added == 0
     out_labels, out_obj = labels, obj0
     if integer and P.penalty == 0 and len(cols) > P.k:
-        rows = np.concatenate(cols)
-        cidx = np.repeat(np.arange(len(cols)), [len(c) for c in cols])
         left = time_limit - (time.perf_counter() - t0)
-        ip_time = max(5.0, left)
-        t1 = time.perf_counter()
-        try:
-            chosen, obj, _, _ = solve_master(P, rows, cidx, np.asarray(costs),
-                                             np.full(len(cols), -1), time_limit=ip_time,
-                                             node_limit=node_limit)
-        except engine.InfeasibleAssignment:  # pragma: no cover - labels' families are there
-            chosen = None
-        if time.perf_counter() - t1 >= 0.95 * ip_time:
-            clock = True
-        if chosen is not None and obj < obj0 - 1e-12:
-            lab = np.full(P.m, -1, dtype=np.int64)
-            for j, c in enumerate(sorted(chosen, key=lambda c: int(cols[c].min()))):
-                lab[cols[c]] = j
-            if np.all(lab >= 0) and not any(engine.violations(P, lab).values()):
-                out_labels, out_obj = lab, engine.objective(P, lab)
+        out_labels, out_obj, n_extra, ip_clock = _price_and_branch(
+            P, cols, costs, seen, labels, best_pi, best_min, node_limit=node_limit,
+            rounds=rounds, time_limit=max(5.0, left))
+        clock = clock or ip_clock
+        n_total = len(cols) + n_extra
+    else:
+        n_total = len(cols)
     return Certificate(bound=max(min(best, out_obj), 0.0), labels=out_labels, objective=out_obj,
-                       n_columns=len(cols), iterations=it, converged=converged,
-                       clock_stopped=clock)
+                       n_columns=n_total, iterations=it, converged=converged,
+                       clock_stopped=clock, prices=best_pi, price_min=best_min)
 
 
 def family_costs_list(P: engine.Problem, cols: list[np.ndarray]) -> list[float]:
     """Weighted SS of each family in ``cols``."""
     return [float(family_costs(P, c[None, :])[0]) for c in cols]
+
+
+# ---------------------------------------------------------------------------
+# price and branch: restricted integer programmes over generated and nearby families
+# ---------------------------------------------------------------------------
+
+
+def _reduced(P: engine.Problem, cols: list[np.ndarray], costs: np.ndarray, pi: np.ndarray,
+             m_pi: float) -> np.ndarray:
+    """``cost(S) - pi(S) - m(pi)`` of each family (non-negative for every admissible one)."""
+    rows = np.concatenate(cols)
+    cidx = np.repeat(np.arange(len(cols)), [len(c) for c in cols])
+    return costs - np.bincount(cidx, weights=pi[rows], minlength=len(cols)) - m_pi
+
+
+def neighbour_families(P: engine.Problem, base: np.ndarray, pi: np.ndarray, m_pi: float,
+                       limit: float, n_near: int = 16, depth: int = 1) -> list[np.ndarray]:
+    """Admissible families within ``depth`` removals and ``depth`` additions of ``base``
+    whose reduced cost ``cost(S) - pi(S) - m(pi)`` is below ``limit``.
+
+    Additions are drawn from the ``n_near`` super-points nearest the base's centre.
+    With ``limit = UB - L(pi)`` (``UB`` an objective reached, ``L(pi) = sum(pi) + k m(pi)``
+    the Lagrangian bound) the families left out cannot belong to any better partition.
+    """
+    X, w = P.X, P.w.astype(float)
+    S = np.asarray(base)
+    s = S.size
+    out_mask = np.ones(P.m, dtype=bool)
+    out_mask[S] = False
+    others = np.flatnonzero(out_mask)
+    if others.size == 0:
+        return []
+    cen = (w[S] @ X[S]) / w[S].sum()
+    d = np.einsum("ij,ij->i", X[others] - cen, X[others] - cen)
+    near_pts = others[np.argsort(d, kind="stable")[:n_near]]
+    # removal sets (positions in S) and addition sets (indices into near_pts), -1 = nobody
+    rem = [(-1, -1)] + [(i, -1) for i in range(s)]
+    add = [(-1, -1)] + [(j, -1) for j in range(near_pts.size)]
+    if depth >= 2:
+        rem += [(i, j) for i in range(s) for j in range(i + 1, s)]
+        add += [(i, j) for i in range(near_pts.size) for j in range(i + 1, near_pts.size)]
+    R = np.array(rem, dtype=np.int64)
+    A = np.array(add, dtype=np.int64)
+    sq = np.einsum("ij,ij->i", X, X)
+
+    def parts(idx, pad):
+        ok = idx >= 0
+        ii = np.where(ok, idx, 0)
+        pts = pad[ii]
+        ww = w[pts] * ok
+        return (pts, ok, ww.sum(axis=1), np.einsum("ab,abd->ad", ww, X[pts]),
+                (ww * sq[pts]).sum(axis=1), (ok * pi[pts]).sum(axis=1))
+
+    r_pts, r_ok, r_w, r_x, r_q, r_p = parts(R, S)
+    a_pts, a_ok, a_w, a_x, a_q, a_p = parts(A, near_pts)
+    W0, x0, q0, p0 = w[S].sum(), w[S] @ X[S], float(w[S] @ sq[S]), float(pi[S].sum())
+    Wn = W0 - r_w[:, None] + a_w[None, :]
+    ok = (Wn >= P.size_min - 1e-9) & (Wn <= P.size_max + 1e-9)
+    ok[0, 0] = False  # the base itself is already known
+    # cannot-link: an added point may not share a group with a kept member or the other
+    # added point (bit masks over the base's positions)
+    if P.n_groups and P.groups.shape[1]:
+        G = P.groups
+        def clash(a, b):
+            return np.any((G[a][..., :, None] == G[b][..., None, :])
+                          & (G[a][..., :, None] >= 0), axis=(-1, -2))
+        conf = clash(near_pts[:, None], S[None, :])  # (n_near, s)
+        bits = (conf * (1 << np.arange(s))[None, :]).sum(axis=1)
+        rbits = np.zeros(len(R), dtype=np.int64)
+        for t in range(2):
+            rbits |= np.where(R[:, t] >= 0, 1 << np.maximum(R[:, t], 0), 0)
+        abits = np.zeros(len(A), dtype=np.int64)
+        for t in range(2):
+            abits |= np.where(A[:, t] >= 0, bits[np.maximum(A[:, t], 0)], 0)
+        ok &= (abits[None, :] & ~rbits[:, None]) == 0
+        pair = np.zeros(len(A), dtype=bool)
+        two = A[:, 1] >= 0
+        if np.any(two):
+            pair[two] = clash(near_pts[A[two, 0]], near_pts[A[two, 1]])
+        ok &= ~pair[None, :]
+    ri, ai = np.nonzero(ok)
+    if ri.size == 0:
+        return []
+    Wv = Wn[ri, ai]
+    xv = x0 - r_x[ri] + a_x[ai]
+    cost = q0 - r_q[ri] + a_q[ai] - np.einsum("ij,ij->i", xv, xv) / Wv
+    red = cost - (p0 - r_p[ri] + a_p[ai]) - m_pi
+    good = np.flatnonzero(red < limit)
+    fams = []
+    for t in good:
+        keep = np.ones(s, dtype=bool)
+        keep[R[ri[t]][R[ri[t]] >= 0]] = False
+        extra = near_pts[A[ai[t]][A[ai[t]] >= 0]]
+        fams.append(np.sort(np.r_[S[keep], extra]))
+    return fams
+
+
+def _price_and_branch(P: engine.Problem, cols: list[np.ndarray], costs: list[float],
+                      seen: set, labels: np.ndarray, pi: np.ndarray | None, m_pi: float,
+                      node_limit: int, rounds: int, time_limit: float):
+    """Better partitions from the generated families and their neighbours.
+
+    Round 0 solves the set-partitioning integer programme over the generated families
+    (HiGHS, at most ``node_limit`` nodes) and polishes its partition by the local search;
+    each further round first adds to the pool the families one removal and/or one
+    addition away from the incumbent's families and from the ``4 k`` families of least
+    reduced cost, then solves the programme again. With the
+    bound's prices ``pi`` (Lagrangian bound ``L = sum(pi) + k m(pi)``) only families of
+    reduced cost below ``UB - L`` can belong to a partition better than the incumbent
+    ``UB``, so the others are left out of the pool and of the programme (reduced-cost
+    fixing: the programme's optimum over the pool is unchanged). Rounds stop when one
+    with neighbours does not improve the incumbent, after ``rounds`` such rounds, or, as a safety limit only,
+    at ``time_limit`` seconds (then ``clock`` is True).
+
+    Returns ``(labels, objective, families added, clock)``.
+    """
+    t0 = time.perf_counter()
+    ls_near = P.k if P.k <= 60 else 8
+    cols = list(cols)
+    costs = list(costs)
+    best_lab = np.asarray(labels)
+    best_obj = engine.objective(P, best_lab)
+    n_start = len(cols)
+    L = -np.inf if pi is None else float(np.sum(pi) + P.k * m_pi)
+    clock = False
+    for r in range(rounds + 1):
+        limit = best_obj - L + 1e-9 * max(1.0, abs(best_obj))
+        if pi is not None:
+            bases = [np.flatnonzero(best_lab == j) for j in range(P.k)]
+            for mem in bases:
+                key = tuple(mem.tolist())
+                if key not in seen:
+                    seen.add(key)
+                    cols.append(mem)
+                    costs.append(float(family_costs(P, mem[None, :])[0]))
+            red = _reduced(P, cols, np.asarray(costs), pi, m_pi)
+            # round 0: the generated families alone; then also the neighbours of the
+            # incumbent's families and of the families of least reduced cost
+            order = np.argsort(red, kind="stable")
+            bases += [cols[i] for i in order[: 4 * P.k] if red[i] < limit]
+            for base in bases if r else ():
+                for mem in neighbour_families(P, base, pi, m_pi, limit):
+                    key = tuple(mem.tolist())
+                    if key not in seen:
+                        seen.add(key)
+                        cols.append(mem)
+                        costs.append(float(family_costs(P, mem[None, :])[0]))
+            red = _reduced(P, cols, np.asarray(costs), pi, m_pi)
+            use = np.flatnonzero(red < limit)
+            if _TRACE:
+                print("p&b round", len(cols), use.size, limit, time.perf_counter() - t0)
+        else:
+            use = np.arange(len(cols))
+        # the incumbent's own families are always there (reduced cost below the limit)
+        sub = [cols[i] for i in use]
+        rows = np.concatenate(sub)
+        cidx = np.repeat(np.arange(len(sub)), [len(c) for c in sub])
+        left = time_limit - (time.perf_counter() - t0)
+        if left <= 0:
+            clock = True
+            break
+        t1 = time.perf_counter()
+        try:
+            chosen, obj, _, _ = solve_master(P, rows, cidx, np.asarray(costs)[use],
+                                             np.full(len(sub), -1), time_limit=left,
+                                             node_limit=node_limit)
+        except engine.InfeasibleAssignment:  # pragma: no cover - incumbent's families
+            break
+        if time.perf_counter() - t1 >= 0.95 * left:
+            clock = True
+        lab = np.full(P.m, -1, dtype=np.int64)
+        for j, c in enumerate(sorted(chosen, key=lambda c: int(sub[c].min()))):
+            lab[sub[c]] = j
+        if not np.all(lab >= 0) or any(engine.violations(P, lab).values()):
+            break  # pragma: no cover - the programme's partitions are admissible
+        if _TRACE:
+            print("p&b ip", obj, time.perf_counter() - t1)
+        lab = engine.local_search(P, lab, ls_near)
+        obj = engine.objective(P, lab)
+        if obj >= best_obj - 1e-12 * max(1.0, abs(best_obj)):
+            if r or pi is None:
+                break
+            continue
+        best_lab, best_obj = lab, obj
+        if clock:
+            break
+    return best_lab, best_obj, len(cols) - n_start, clock

@@ -438,3 +438,78 @@ def test_quality_reports_bound_and_gap():
     assert q["gap"] == pytest.approx((q["objective"] - q["lower_bound"]) / q["objective"])
     assert 0 <= q["gap"] < 1
     assert "certified gap" in res.summary() or "proven optimal" in res.summary()
+
+
+# --------------------------------------------------------------------------- price and branch
+
+
+def test_reduced_cost_fixing_keeps_every_family_of_the_optimum():
+    """The price-and-branch stage drops families whose reduced cost at the bound's prices
+    is at least UB - L (they cannot be in a better partition). Checked against the optimal
+    partition found by brute force: each of its families has a reduced cost between 0 and
+    OPT - L, so it is never dropped."""
+    from nlc_eval._family_bound import _reduced
+
+    checked = 0
+    for X, k, lo, hi, groups, _ in instances(30, seed=21):
+        if k == 1:
+            continue
+        n = len(X)
+        g = groups or [None] * n
+        best, best_part = np.inf, None
+        for part in partitions(n, k, lo, hi):
+            if admissible(part, g, ()):
+                v = sum(block_ss(X, b) for b in part)
+                if v < best:
+                    best, best_part = v, part
+        if best_part is None:
+            continue
+        ff = FamilyFormer(n_families=k, size_min=lo, size_max=hi, n_init=1, random_state=0,
+                          solver="heuristic").fit(X, cannot_link=groups)
+        P = ff.problem_
+        cert = certify(P, ff.super_labels_, time_limit=10.0)
+        if cert.prices is None:
+            continue
+        L = float(np.sum(cert.prices) + P.k * cert.price_min)
+        assert L <= best + 1e-9 * max(1.0, best)
+        fams = [np.array(sorted(b)) for b in best_part]
+        red = _reduced(P, fams, np.array([block_ss(X, b) for b in best_part]), cert.prices,
+                       cert.price_min)
+        assert np.all(red >= -1e-9)
+        assert np.all(red <= best - L + 1e-9)
+        assert cert.objective >= best - 1e-9 and cert.bound <= best + 1e-9
+        checked += 1
+    assert checked >= 8
+
+
+def test_neighbour_families_match_enumeration():
+    """Families one removal and/or one addition away from a base family, with reduced cost
+    below a limit, against a plain enumeration of every subset (all outsiders are near)."""
+    from nlc_eval._family_bound import neighbour_families
+
+    rng = np.random.default_rng(4)
+    for trial in range(6):
+        n, lo, hi = 12, 3, 5
+        X = rng.normal(size=(n, 2))
+        groups = [int(v) for v in rng.permutation(np.arange(n) % 4)] if trial % 2 else None
+        ff = FamilyFormer(n_families=3, size_min=lo, size_max=hi, random_state=0,
+                          solver="heuristic").fit(X, cannot_link=groups)
+        P = ff.problem_
+        base = np.flatnonzero(ff.super_labels_ == 0)
+        pi = rng.uniform(0, 1.0, size=n)
+        m_pi = -1.0
+        vals = {}
+        S = set(base.tolist())
+        for r in range(lo, hi + 1):
+            for T in itertools.combinations(range(n), r):
+                if len(set(T) - S) > 1 or len(S - set(T)) > 1 or set(T) == S:
+                    continue
+                if groups is not None and len({groups[i] for i in T}) < r:
+                    continue
+                vals[T] = block_ss(X, list(T)) - pi[list(T)].sum() - m_pi
+        limit = float(np.median(list(vals.values())))
+        want = {T for T, v in vals.items() if v < limit}
+        got = {tuple(f.tolist()) for f in neighbour_families(P, base, pi, m_pi, limit,
+                                                               n_near=n, depth=1)}
+        assert got == want
+        assert want  # the check is not vacuous
