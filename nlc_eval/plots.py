@@ -335,10 +335,12 @@ def family_map(table: pd.DataFrame, *, x: str = "roll", y: str = "simd_q1_share"
         # schools of a family sit close together: names would overlap, so they are in
         # the data table under the figure rather than on it
     else:
+        # never colour alone: neighbouring families differ in marker as well as colour, and
+        # no two of the first 36 share both
         marks = ("o", "s", "^", "D", "v", "P")
         for i, (name, g) in enumerate(data.groupby(family, sort=True)):
             ax.scatter(g["_x"], g["_y"], s=26, color=PALETTE[i % len(PALETTE)],
-                       marker=marks[(i // len(PALETTE)) % len(marks)], label=str(name),
+                       marker=marks[(i + i // len(PALETTE)) % len(marks)], label=str(name),
                        linewidth=0)
     ax.set_xscale("log")
     _plain_log_axis(ax.xaxis)

@@ -120,3 +120,23 @@ def test_alt_text_prints_values_at_the_data_tables_decimals():
     text = plots.alt_text(t, "forest", kw, decimals={"Effect": 2})
     assert "A 0.50 (95% interval 0.10 to 0.90)" in text and "B 1.33" in text
     assert "A 0.5 (95% interval 0.1 to 0.9)" in plots.alt_text(t, "forest", kw)
+
+
+def test_family_map_never_tells_families_apart_by_colour_alone():
+    """WCAG 1.4.1: neighbouring families differ in marker as well as colour, and no two of
+    up to 36 families share both."""
+    n = 36
+    t = pd.DataFrame({"School": [f"S{i}" for i in range(n)],
+                      "family": [f"F{i:02d}" for i in range(n)],
+                      "Pupils on roll": np.linspace(30, 900, n),
+                      "% in SIMD Q1": np.linspace(5, 80, n)})
+    ax = plots.family_map(t, x="Pupils on roll", y="% in SIMD Q1", family="family")
+    styles = []
+    for coll in ax.collections:
+        colour = tuple(np.round(coll.get_facecolor()[0], 3))
+        path = coll.get_paths()[0]
+        styles.append((colour, path.vertices.round(3).tobytes()))
+    assert len(styles) == n
+    assert all(a[1] != b[1] for a, b in zip(styles[:6], styles[1:6], strict=False))
+    assert len({s[1] for s in styles[:6]}) == 6, "the first six families need six markers"
+    assert len(set(styles)) == n, "two families share both colour and marker"

@@ -22,6 +22,7 @@ import pytest  # noqa: E402
 from bs4 import BeautifulSoup  # noqa: E402
 from test_narrative import no_marker  # noqa: E402
 
+from nlc_eval.errors import ReportError  # noqa: E402
 from nlc_eval.reports import measures, present  # noqa: E402
 from nlc_eval.reports.sections import cluster, family, formation, tracking  # noqa: E402
 from nlc_eval.reports.sections._common import Section, Table  # noqa: E402
@@ -292,6 +293,31 @@ def test_who_sentence_quotes_the_profile_total(ctx):
 # ---------------------------------------------------------------------------
 # Family formation and family members
 # ---------------------------------------------------------------------------
+
+def test_formation_page_covers_every_sector_with_the_family_reports_families(ctx):
+    """The overview forms no families of its own: with every sector, the authority's bounds
+    and the cluster rule, each sector's table lists exactly the families (and members) of
+    the family reports; each sector's sentences quote its row of the quality table."""
+    sec = formation.form(ctx)
+    fams = ctx.ensure_families()
+    assert sec.results["sectors"][:2] == ["primary", "secondary"]
+    assert set(sec.results["sectors"]) == set(ctx.schools["sector"].astype(str))
+    quality = _cells(sec.tables["quality"])
+    for x in sec.results["sectors"]:
+        mine = fams.members[fams.members["group"] == x]
+        shown = sec.tables[f"families_{x}"].data
+        assert sorted(shown.index) == sorted(mine["family"].unique())
+        for f, row in shown.iterrows():
+            assert sorted(row["Members"].split("; ")) == sorted(
+                mine.loc[mine["family"] == f, "school_name"].astype(str))
+        assert f"map_{x}" in sec.figures
+        words = " ".join(sec.results["sector_sentences"][x])
+        assert f"Within-family spread is {quality[(x.capitalize(),)]['Spread against random groupings']} " in words
+    with pytest.raises(ReportError, match="size bounds are for one sector"):
+        formation.form(ctx, size=(3, 4))
+    with pytest.raises(ReportError, match="valid sectors: all, primary"):
+        formation.form(ctx, sector="nursery")
+
 
 def test_formation_sentence_quotes_the_quality_table(ctx):
     sec = formation.form(ctx, sector="secondary", size=(3, 4))
