@@ -27,7 +27,10 @@ Must-link (weighted) points use an exact-weight knapsack over the box bounds; co
 the bound cannot express (a school in several groups) are relaxed, which keeps it valid.
 
 The families generated along the way also feed a restricted set-partitioning integer
-programme (price and branch), whose solution replaces the heuristic's when it is better.
+programme (price and branch), whose solution replaces the heuristic's when it is better;
+further rounds add the families one school away from the incumbent's and from the
+generated families of least reduced cost, keeping only those that the bound's prices do
+not rule out (reduced-cost fixing, :func:`_price_and_branch`).
 """
 
 from __future__ import annotations

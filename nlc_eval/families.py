@@ -116,8 +116,10 @@ class FamilyFormer:
     bound : bool or "auto"
         After a heuristic solve, compute a certified lower bound on the objective by column
         generation (:mod:`nlc_eval._family_bound`) and solve the set-partitioning programme
-        over the families it generated (price and branch); its partition, polished by the
-        local search, replaces the heuristic's when it is better. ``"auto"`` does so for up
+        over the families it generated and, in further rounds, over the families one school
+        away from the best partition's and from the generated ones of least reduced cost
+        (those the bound's prices rule out are left out: price and branch); its partition,
+        polished by the local search, replaces the heuristic's when it is better. ``"auto"`` does so for up
         to 1,500 (super-)points, and replaces the families only when every step stopped by
         its own count (iterations, boxes, branch-and-bound nodes) rather than by
         ``bound_time``, so the families depend on ``random_state`` and the group alone and

@@ -174,6 +174,26 @@ def test_not_worse_than_k_means_constrained():
     assert ours.inertia_ <= ss(X, theirs.labels_) + 1e-9
 
 
+def test_large_problem_path_keeps_bounds_and_stays_near_k_means():
+    """Above the size where the LP stage ends early (k * n over 2 million): sizes stay in
+    bounds and the SS is close to unconstrained k-means with as many families (which is
+    not a lower bound, but a constrained partition far above it would be a poor one)."""
+    from sklearn.cluster import KMeans
+
+    from nlc_eval._family_solver import LARGE
+
+    rng = np.random.default_rng(8)
+    n, k = 4200, 525
+    assert n * k > LARGE
+    X = rng.normal(size=(n, 3)) * np.array([1.0, 0.6, 0.3])
+    ours = FamilyFormer(n_families=k, size_min=6, size_max=10, n_init=1,
+                        random_state=0).fit(X)
+    sizes = np.bincount(ours.labels_, minlength=k)
+    assert sizes.min() >= 6 and sizes.max() <= 10
+    free = KMeans(n_clusters=k, n_init=1, random_state=0).fit(X)
+    assert ours.inertia_ <= 1.25 * free.inertia_
+
+
 def test_deterministic_for_a_seed():
     X = np.random.default_rng(5).normal(size=(80, 3))
     a = FamilyFormer(size_min=6, size_max=10, random_state=42).fit(X).labels_
