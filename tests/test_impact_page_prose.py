@@ -387,3 +387,23 @@ def test_design_numbers_of_a_real_estimate_follow_the_published_formulas(ctx):
     assert nums["robustness_value_alpha"] == pytest.approx(rva)
     words = page.design_words(nums, 2)
     assert MDES.search(words) and RV.search(words) and BOUND.search(words), words
+
+
+@pytest.mark.slow
+def test_the_evaluation_prints_the_effect_at_the_summarys_precision(ctx):
+    # one measure, one precision on the page: the estimate in detail quotes all supports'
+    # effect as the summary and its table do, and its own table agrees
+    ctx.models = {}
+    try:
+        summary, detail = page.summary(ctx), page.evaluation(ctx)
+    finally:
+        ctx.models = {}
+    (row,) = [v for k, v in _cells(summary.tables["effects"]).items()
+              if k == ("All supports, authority",)]
+    shown = tuple(row[c] for c in cluster.EFFECT_COLUMNS)
+    m = EFFECT.search(detail.sentences[0])
+    quoted = (("-" if m.group(2) == "lower" else "") + m.group(1), m.group(3), m.group(4)) \
+        if m.group(1) else (m.group(5), m.group(6), m.group(7))
+    assert quoted == shown
+    (own,) = _cells(detail.tables["estimate"]).values()
+    assert tuple(own[c] for c in cluster.EFFECT_COLUMNS) == shown

@@ -55,21 +55,11 @@ BASELINE_LABELS = {"prior_attendance": "Attendance in the previous session",
 def summary(ctx, *, cluster: str = "") -> Section:
     """What the supports did, by level of support, in plain words with a figure."""
     cl = check_cluster(ctx, cluster) if cluster else None
-    eff = effects(ctx, cl)
-    if not (ctx.models and "effects" in ctx.models):
-        # computed here: the cluster's row comes straight from its estimate
-        eff = impact_models.with_published_counts(eff, impact_models.report_counts(ctx))
-    shown = effects_display(eff)
+    eff, shown, table, d = _page_effects(ctx, cl)
     span = estimate_sessions(ctx)
     place = cl or ctx.authority_name
     src = measures.source_line("effect", pupil_source=ctx.pupil_source)
     sec = Section(split=True)
-    keep = shown.index[~shown.index.str.endswith(", all supports") | (shown.index == f"{cl}, all supports")] \
-        if cl else shown.index[~shown.index.str.endswith(", all supports")]
-    table = shown.loc[keep]
-    table.attrs = shown.attrs
-    # one precision for the effects on the page: table, figure and sentences
-    d = effect_decimals(table)
     checks = placebo_display(ctx, _authority_effects(ctx, eff), shown)
     auth = eff[eff["scope"] == "authority"].iloc[0]
     if pd.notna(auth.get("estimate")):
@@ -112,6 +102,21 @@ def summary(ctx, *, cluster: str = "") -> Section:
                                for _, r in levels.iterrows()}
     sec.results["effect_decimals"] = d
     return sec
+
+
+def _page_effects(ctx, cl: str | None):
+    """The page's effects: the table (published counts), as shown, the rows the summary
+    shows, and the page's one precision for effects (table, figure and every sentence)."""
+    eff = effects(ctx, cl)
+    if not (ctx.models and "effects" in ctx.models):
+        # computed here: the cluster's row comes straight from its estimate
+        eff = impact_models.with_published_counts(eff, impact_models.report_counts(ctx))
+    shown = effects_display(eff)
+    keep = shown.index[~shown.index.str.endswith(", all supports") | (shown.index == f"{cl}, all supports")] \
+        if cl else shown.index[~shown.index.str.endswith(", all supports")]
+    table = shown.loc[keep]
+    table.attrs = shown.attrs
+    return eff, shown, table, effect_decimals(table)
 
 
 #: The number columns of the placebo checks' table (printed at one precision, as the
@@ -355,8 +360,11 @@ def evaluation(ctx, *, outcome: str = "attendance_rate",
     # the same count of the same group as every other table of the batch (never learner-terms)
     counts = impact_models.report_counts(ctx, method=method, design=design)
     n_supported, n_comparison = counts.get((cl, level or None), (est.n_treated, est.n_control))
-    # the sentence quotes the table's cells: both at the estimate's decimals
+    # the sentence quotes the table's cells: both at the estimate's decimals, and at least
+    # at the page's one precision for effects when the summary shows this estimate
     de = fmt.shared_decimals([est.estimate], [est.ci_low], [est.ci_high])
+    if method == impact_models.DEFAULT_METHOD:
+        de = max(de, _page_effects(ctx, cl)[3])
     sec.sentences.append(
         f"The estimate below is for {what} in {scope}, from {span}, by "
         f"{METHOD_NAMES[method]}: learners had "
