@@ -138,7 +138,11 @@ def _coverage_row(seed, truth, name, level, est, lo=None, hi=None, n=None) -> di
             "n_treated": int(est.n_treated if n is None else n)}
 
 
-def bench_synthetic(seeds: int, start: int = 0, cohort_only: bool = False
+COHORT_SLOPES_NAME = "entry cohorts, every term, prior-attendance slopes by entry term"
+
+
+def bench_synthetic(seeds: int, start: int = 0, cohort_only: bool = False,
+                    slopes_by_cohort: bool = False, per_seed: str = ""
                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Coverage of the planted attendance effects over ``seeds`` synthetic authorities.
 
@@ -146,7 +150,10 @@ def bench_synthetic(seeds: int, start: int = 0, cohort_only: bool = False
     entry-cohort design the reports use (every term with a previous session; intensive and
     additional support), the same design restricted to the first term of the reference
     session, the naive supported-vs-rest difference in the pooled design, and the reports'
-    two-way fixed-effects difference in differences.
+    two-way fixed-effects difference in differences. With ``slopes_by_cohort`` the
+    entry-cohort rows use the same design with the cubic in previous-session attendance
+    given its own slopes in each entry term (``slopes_by="cohort"`` of
+    :func:`nlc_eval.impact.entry_cohort_effect`, the reports' adjustment otherwise unchanged).
     """
     from types import SimpleNamespace
 
@@ -168,8 +175,19 @@ def bench_synthetic(seeds: int, start: int = 0, cohort_only: bool = False
             rows.append(_coverage_row(s, float(truth[level]), name, level, est, lo, hi, n))
 
         for level in ("intensive", "additional"):
-            add("entry cohorts, every term (reports' default)", level,
-                im.cohort_effect(design, level=level, random_state=s))
+            if slopes_by_cohort:
+                saved = im.COHORT_ADJUSTMENT
+                im.COHORT_ADJUSTMENT = {**saved, "slopes_by": "cohort"}
+                try:
+                    add(COHORT_SLOPES_NAME, level,
+                        im.cohort_effect(design, level=level, random_state=s))
+                finally:
+                    im.COHORT_ADJUSTMENT = saved
+            else:
+                add("entry cohorts, every term (reports' default)", level,
+                    im.cohort_effect(design, level=level, random_state=s))
+        if per_seed:  # written after every seed, so an interrupted run keeps what it did
+            pd.DataFrame(rows).to_csv(per_seed, index=False)
         if cohort_only:
             print(f"  seed {s} ({time.perf_counter() - t0:.0f}s): " + "; ".join(
                 f"{r['level'][:3]} {r['estimate']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]"
@@ -236,6 +254,9 @@ def main(argv=None) -> int:
     ap.add_argument("--cohort-only", action="store_true",
                     help="synthetic authority: only the reports' entry-cohort estimates")
     ap.add_argument("--no-speed", action="store_true", help="skip the speed and LaLonde parts")
+    ap.add_argument("--slopes-by-cohort", action="store_true",
+                    help="synthetic authority: entry-cohort slopes on prior attendance by "
+                    "entry term")
     ap.add_argument("--per-seed", default="", help="CSV file for the per-seed estimates")
     ap.add_argument("--summarise", nargs="*", default=None,
                     help="only summarise per-seed CSV files written by earlier runs")
@@ -264,7 +285,8 @@ def main(argv=None) -> int:
         show("Coverage on simulated panels", bench_panels(args.panel_seeds),
              "Planted effect 1.0, 600 units x 6 periods, treatment by cluster (23 clusters).")
     if args.seeds:
-        summary, per = bench_synthetic(args.seeds, args.seed_start, args.cohort_only)
+        summary, per = bench_synthetic(args.seeds, args.seed_start, args.cohort_only,
+                                       args.slopes_by_cohort, args.per_seed)
         if args.per_seed:
             per.to_csv(args.per_seed, index=False)
         show("Coverage on the synthetic authority (attendance)", summary,

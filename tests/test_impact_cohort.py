@@ -265,3 +265,60 @@ def test_text_and_categorical_covariates_are_one_hot_encoded():
     with pytest.raises(ImpactError, match="'label'.*identifier"):
         entry_cohort_effect(d.assign(label=[f"u{i}" for i in range(len(d))]),
                             covariates=["label"], **kw)
+
+
+def _slopes_design(seed: int = 0, n: int = 40_000, effect: float = 2.0) -> pd.DataFrame:
+    """Entry cohorts whose outcome depends on ``prior`` with a different slope in each cohort,
+    and whose treated units are the more extreme on ``prior`` the earlier the cohort (as when
+    the lowest are chosen first): selection on ``prior`` only, so the design is unbiased
+    once the slopes may differ by cohort."""
+    rng = np.random.default_rng(seed)
+    d = pd.DataFrame({"cluster": rng.integers(0, 60, n), "cohort": rng.integers(0, 3, n),
+                      "prior": rng.normal(90, 6, n)})
+    centre = np.array([76.0, 82.0, 86.0])[d["cohort"]]
+    slope = np.array([0.5, 1.1, 0.8])[d["cohort"]]
+    d["treated"] = (rng.random(n) < 1 / (1 + np.exp((d["prior"] - centre) / 2))).astype(int)
+    d["y"] = (slope * (d["prior"] - 90) + 0.3 * (d["cluster"] % 5) + effect * d["treated"]
+              + rng.normal(0, 3, n))
+    return d
+
+
+def test_slopes_by_equals_explicit_interactions_with_statsmodels():
+    d = _design(seed=4)
+    est = entry_cohort_effect(d, outcome="y", treatment="treated", strata=["cohort", "cluster"],
+                              cluster="cluster", slopes_by="cohort", **ADJ)
+    r, X, y = _explicit(d, ["treated"], **ADJ)
+    z = (r["prior"] - r["prior"].mean()) / r["prior"].std(ddof=0)
+    extra = [z ** p * (r["cohort"].astype(str) == level) for level in ("1", "2")
+             for p in (1, 2, 3)]
+    X = np.column_stack([X] + [np.asarray(c, dtype=float) for c in extra])
+    fit = sm.OLS(y, X).fit()
+    assert est.estimate == pytest.approx(fit.params[0], abs=1e-8)
+    assert est.extra["covariates"][-6:] == [
+        "prior x cohort 1", "prior^2 x cohort 1", "prior^3 x cohort 1",
+        "prior x cohort 2", "prior^2 x cohort 2", "prior^3 x cohort 2"]
+    assert any("differ between the levels of 'cohort'" in a for a in est.assumptions)
+
+
+def test_slopes_by_removes_the_bias_of_common_slopes_with_a_known_effect():
+    # planted effect 2.0; the tolerance is the estimate's own standard error (60 clusters:
+    # CR1), about 0.04 here
+    d = _slopes_design(seed=3)
+    kw = dict(outcome="y", treatment="treated", strata=["cohort", "cluster"],
+              cluster="cluster", polynomial={"prior": 3})
+    common = entry_cohort_effect(d, **kw)
+    by_cohort = entry_cohort_effect(d, slopes_by="cohort", **kw)
+    assert abs(common.estimate - 2.0) > 8 * common.se          # the old design is biased
+    assert not common.ci_low <= 2.0 <= common.ci_high
+    assert abs(by_cohort.estimate - 2.0) < 4 * by_cohort.se
+    assert by_cohort.ci_low <= 2.0 <= by_cohort.ci_high
+
+
+def test_slopes_by_needs_a_polynomial_and_a_column():
+    d = _design(seed=5)
+    kw = dict(outcome="y", treatment="treated", strata=["cohort", "cluster"],
+              cluster="cluster")
+    with pytest.raises(ImpactError, match="no polynomial"):
+        entry_cohort_effect(d, slopes_by="cohort", covariates=["prior"], **kw)
+    with pytest.raises(ImpactError, match="term"):
+        entry_cohort_effect(d, slopes_by="term", polynomial={"prior": 2}, **kw)

@@ -52,7 +52,7 @@ from .inference import few_cluster_inference, ols_cluster
 from .sensitivity import ols_inputs
 
 __all__ = ["adjustment_matrix", "entry_cohort_effect", "independent_columns",
-           "stack_entry_cohorts", "within"]
+           "slopes_by_level", "stack_entry_cohorts", "within"]
 
 
 def stack_entry_cohorts(panel: pd.DataFrame, *, unit: str, period: str,
@@ -204,11 +204,38 @@ def adjustment_matrix(d: pd.DataFrame, polynomial: Mapping[str, int] | None = No
     return np.column_stack(cols), names, reference
 
 
+def slopes_by_level(C: np.ndarray, names: Sequence[str], n_terms: int,
+                    values: pd.Series, column: str) -> tuple[np.ndarray, list[str]]:
+    """Let the first ``n_terms`` columns of ``C`` have a separate slope in each level of ``values``.
+
+    Appends, for every level but the first (sorted as text), the products of those columns
+    with the level's indicator (names ``"<term> x <column> <level>"``): with the original
+    columns, each level then has its own slopes.
+
+    Examples
+    --------
+    >>> C = np.array([[1.0, 5.0], [2.0, 6.0], [3.0, 7.0]])
+    >>> M, names = slopes_by_level(C, ["x", "w"], 1, pd.Series(["a", "b", "b"]), "term")
+    >>> M[:, 2].tolist(), names
+    ([0.0, 2.0, 3.0], ['x', 'w', 'x x term b'])
+    """
+    labels = values.astype(str).to_numpy()
+    levels = sorted(set(labels))
+    cols = [C]
+    out = list(names)
+    for level in levels[1:]:
+        ind = (labels == level).astype(float)[:, None]
+        cols.append(C[:, :n_terms] * ind)
+        out.extend(f"{name} x {column} {level}" for name in names[:n_terms])
+    return np.column_stack(cols), out
+
+
 def _benchmark_groups(used, first, polynomial, factors):
     """Columns of each adjustment variable (a polynomial's powers, a factor's levels)."""
     groups: dict[str, list[int]] = {}
     for j, name in enumerate(used):
-        base = name.split("^")[0] if name.split("^")[0] in polynomial else name
+        root = name.split(" x ")[0].split("^")[0]
+        base = root if root in polynomial else name
         for col in factors or []:
             if name.startswith(f"{col} "):
                 base = col
@@ -240,9 +267,16 @@ def _encode_text(design, covariates, outcome, treatment, strata, cluster):
 
 
 def _check_inputs(design, outcome, treatment, strata, cluster, covariates, polynomial,
-                  factors, arm, unit):
+                  factors, arm, unit, slopes_by=None):
     v.require_frame(design)
     v.require_columns(design, [outcome, treatment, *strata, cluster])
+    if slopes_by is not None:
+        v.require_columns(design, [slopes_by], role="column")
+        v.require_no_missing(design, [slopes_by], role="column")
+        if not polynomial:
+            raise ImpactError(f"slopes_by={slopes_by!r} gives the polynomial terms separate "
+                              "slopes, but no polynomial is given. Fix: pass polynomial= "
+                              "(e.g. {'prior': 3}) or leave slopes_by out.")
     v.require_columns(design, [*covariates, *polynomial, *factors], role="covariate")
     v.require_columns(design, [c for c in (arm, unit) if c], role="column")
     v.require_no_missing(design, [outcome], role="outcome")
@@ -262,6 +296,7 @@ def entry_cohort_effect(design: pd.DataFrame, *, outcome: str, treatment: str,
                         covariates: Sequence[str] | None = None,
                         polynomial: Mapping[str, int] | None = None,
                         factors: Sequence[str] | None = None,
+                        slopes_by: str | None = None,
                         arm: str | None = None, arm_order: Sequence[str] | None = None,
                         unit: str | None = None, conf_level: float = 0.95, n_boot: int = 999,
                         weights: str = "auto", random_state: int | None = 0,
@@ -302,6 +337,13 @@ def entry_cohort_effect(design: pd.DataFrame, *, outcome: str, treatment: str,
     factors : sequence of str, optional
         Columns entered as indicators of their levels; the first level (sorted as text) is
         the reference, named in :meth:`Estimate.summary`.
+    slopes_by : str, optional
+        Column (usually the entry period) in each of whose levels the ``polynomial`` terms get
+        their own slopes (the terms interacted with the level's indicators; names
+        ``"<term> x <column> <level>"``). Each entry cohort is a separate comparison: when the
+        outcome's relation to the adjustment variable differs between entry periods and the
+        treated units' values of it differ too (the most extreme chosen first), common slopes
+        leave the comparison biased. Only the effect is pooled. Default: common slopes.
     arm : str, optional
         Column naming the treatment arm of treated rows (e.g. a support level). With several
         arms among the treated the headline coefficient is the average of the arm effects
@@ -354,7 +396,7 @@ def entry_cohort_effect(design: pd.DataFrame, *, outcome: str, treatment: str,
         raise ImpactError("no strata given. Fix: pass strata=['cohort', 'cluster'] (the entry "
                           "period and the cluster compared within).")
     _check_inputs(design, outcome, treatment, strata, cluster, covariates, polynomial,
-                  factors, arm, unit)
+                  factors, arm, unit, slopes_by)
     design, covariates, encoded_refs = _encode_text(design, covariates, outcome, treatment,
                                                     strata, cluster)
     t_all = v.binary_treatment(design, treatment)
@@ -401,6 +443,9 @@ def entry_cohort_effect(design: pd.DataFrame, *, outcome: str, treatment: str,
         T = t.astype(float)[:, None]
         arm_weights = {found[0]: 1.0} if found else {}
     C, names, reference = adjustment_matrix(d, polynomial, covariates, factors)
+    if slopes_by is not None:
+        C, names = slopes_by_level(C, names, sum(int(k) for k in polynomial.values()),
+                                   d[slopes_by], slopes_by)
     reference = {**encoded_refs, **reference}
     M = np.column_stack([d[outcome].to_numpy(dtype=float), T, C])
     Z = within(M, stratum)
@@ -430,6 +475,9 @@ def entry_cohort_effect(design: pd.DataFrame, *, outcome: str, treatment: str,
             f"the entry periods are pooled: a unit not yet treated is a comparison in each "
             f"period until treated, and the interval, clustered by {cluster!r}, allows for "
             "that",
+            ("the outcome is linear in the adjustment terms; the polynomial's slopes differ "
+             f"between the levels of {slopes_by!r}, the other slopes are the same in every "
+             "stratum") if slopes_by is not None else
             "the outcome is linear in the adjustment terms, with the same slopes in every "
             "stratum",
             "no spill-over from treated to comparison units",
