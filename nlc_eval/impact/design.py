@@ -488,6 +488,11 @@ class _GroupSums:
     """
 
     def __init__(self, y: np.ndarray, codes: list[np.ndarray], X: np.ndarray | None = None):
+        # centred (components and residuals do not change; sums of squares keep precision
+        # for outcomes far from zero, such as attendance rates near 90%)
+        y = np.asarray(y, dtype=float) - float(np.mean(y))
+        if X is not None:   # the first column is the intercept
+            X = np.column_stack([X[:, :1], X[:, 1:] - X[:, 1:].mean(0)])
         top, fine = codes[0], codes[-1]
         S = int(fine.max() + 1)
         self.levels = len(codes)
