@@ -1,6 +1,6 @@
 """Design parameters: coverage of the ICC and R² intervals with 23 clusters, over seeds.
 
-Simulated authorities like North Lanarkshire's: 23 clusters of 2-8 schools of 5-40 pupils
+Simulated authorities like North Lanarkshire's: 23 clusters (``--clusters``) of 2-8 schools of 5-40 pupils
 (unbalanced). The outcome has variance 0.1 between clusters, 0.2 between schools and 0.7
 between pupils (ICCs 0.1 and 0.2), and one covariate at each level explains a known share
 of its level: 50% of the cluster level (a cluster covariate), 30% of the school level (a
@@ -31,11 +31,11 @@ from nlc_eval.impact.design import design_parameters
 #: Planted values: level variances, and the share of each level explained by its covariate.
 VARIANCE = {"cluster": 0.1, "school": 0.2, "pupil": 0.7}
 R2 = {"cluster": 0.5, "school": 0.3, "pupil": 0.5}
-K = 23
+K = 23  # clusters (--clusters changes it)
 METHODS = ("studentized", "pivotal", "bootstrap")
 
 
-def authority(seed: int, skewed: bool) -> pd.DataFrame:
+def authority(seed: int, skewed: bool, K: int = K) -> pd.DataFrame:
     """One simulated authority: pupils with cluster, school, covariates and outcome."""
     rng = np.random.default_rng(seed)
     per_cluster = rng.integers(2, 9, K)
@@ -65,12 +65,13 @@ def authority(seed: int, skewed: bool) -> pd.DataFrame:
                          "z": z[school], "x": x, "y": sum(parts)})
 
 
-def run(seeds: int, start: int, skewed: bool, n_boot: int) -> tuple[pd.DataFrame, dict]:
+def run(seeds: int, start: int, skewed: bool, n_boot: int, K: int = K
+        ) -> tuple[pd.DataFrame, dict]:
     rows = []
     times = {m: [] for m in METHODS}
     icc_true = {k: VARIANCE[k] / sum(VARIANCE.values()) for k in ("cluster", "school")}
     for seed in range(start, start + seeds):
-        df = authority(seed, skewed)
+        df = authority(seed, skewed, K)
         for m in METHODS:
             t0 = time.perf_counter()
             p = design_parameters(df, "y", ["cluster", "school"], ["w", "z", "x"],
@@ -103,18 +104,20 @@ def main() -> None:
     ap.add_argument("--start", type=int, default=0)
     ap.add_argument("--n-boot", type=int, default=999)
     ap.add_argument("--skewed", action="store_true")
+    ap.add_argument("--clusters", type=int, default=K)
     ap.add_argument("--out", type=Path)
     ap.add_argument("--csv", type=Path, help="per-seed results")
     a = ap.parse_args()
     t0 = time.perf_counter()
-    res, times = run(a.seeds, a.start, a.skewed, a.n_boot)
+    res, times = run(a.seeds, a.start, a.skewed, a.n_boot, a.clusters)
     if a.csv:
         res.to_csv(a.csv, index=False)
     table = summarise(res)
     setting = "skewed (gamma, shape 2)" if a.skewed else "normal"
     cmd = (f"python benchmarks/bench_design.py --seeds {a.seeds} --start {a.start} "
-           f"--n-boot {a.n_boot}{' --skewed' if a.skewed else ''}")
-    text = [f"# Design parameters: coverage of 95% intervals, 23 clusters, {setting} "
+           f"--n-boot {a.n_boot}{' --skewed' if a.skewed else ''}"
+           + (f" --clusters {a.clusters}" if a.clusters != K else ""))
+    text = [f"# Design parameters: coverage of 95% intervals, {a.clusters} clusters, {setting} "
             "random effects", "", f"`{cmd}`", "",
             table.to_markdown(index=False, floatfmt=".3f"), "",
             "Median seconds per call: " + ", ".join(f"{m} {t:.2f}" for m, t in times.items())
