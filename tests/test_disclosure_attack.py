@@ -732,7 +732,8 @@ def test_cluster_pages_simd_figure_gives_nothing_away():
                        *[lambda n=n: sec.show_figure(n) for n in sec.figures]])
 
     def rows(found):
-        return sorted(re.match(r"row '?(.+?)'?:", f).group(1) for f in found)
+        # the gate quotes a row as Python does ("St Andrew's ..." in double quotes)
+        return sorted(re.match(r"""row ['"]?(.+?)['"]?: """, f).group(1) for f in found)
 
     leaked = 0
     for cl in ctx.clusters:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 
 import matplotlib
 
@@ -253,3 +254,23 @@ def test_a_large_figure_is_reduced_to_be_embedded():
     plt.close(fig)
     assert len(tiny.getvalue()) <= present.PALETTE_FROM
     assert present._embeddable_png(tiny.getvalue()) == tiny.getvalue()
+
+
+def test_a_column_of_long_text_keeps_a_readable_width():
+    """A column with a cell of over ``LONG_TEXT`` characters (a family's members) is marked
+    ``text``, which the stylesheet gives a minimum width: on a phone the table scrolls
+    sideways instead of a row growing a screen tall. Short text and numbers are not marked."""
+    from nlc_eval.reports import _html
+
+    present.start("t")
+    members = "; ".join(f"School number {i} Primary School" for i in range(8))
+    df = pd.DataFrame({"Family": ["P01", "P02"], "Schools": [8, 6],
+                       "Members": [members, "A; B"]}).set_index("Family")
+    soup = _soup(present.table_html(df, caption="Families, 2024/25", source="x"))
+    head = {th.get_text(): th.get("class") or [] for th in soup.find("thead").find_all("th")}
+    assert head["Members"] == ["text"] and "text" not in head["Schools"]
+    for tr in soup.find("tbody").find_all("tr"):
+        cells = tr.find_all(["th", "td"])
+        assert "text" in (cells[-1].get("class") or [])                  # Members
+        assert not any("text" in (c.get("class") or []) for c in cells[:-1])
+    assert re.search(r"\.text\{min-width:\d", _html.STYLE)

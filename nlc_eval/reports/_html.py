@@ -111,6 +111,7 @@ vertical-align:top}
 thead th{background:var(--band);border-bottom:2px solid var(--ink);font-weight:700}
 tbody th{font-weight:600}
 .num{text-align:right;font-variant-numeric:tabular-nums}
+.text{min-width:18rem}
 .source,.note{margin:.2rem 0}
 figure{margin:1.5rem 0;max-width:100%}
 figure img{max-width:100%;height:auto;display:block;border:1px solid var(--rule)}

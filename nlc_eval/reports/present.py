@@ -293,6 +293,10 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
+#: Characters of a text cell above which its column keeps a readable width (``.text``).
+LONG_TEXT = 60
+
+
 def _downloads_p(files: Sequence[tuple[str, str]]) -> str:
     """The placeholder the renderer turns into links (``data-nlc-downloads``)."""
     spec = ";".join(f"{_e(name)}|{_e(label)}" for name, label in files)
@@ -302,15 +306,20 @@ def _downloads_p(files: Sequence[tuple[str, str]]) -> str:
 def _table_markup(shown: _Shown, *, caption_html: str, table_id: str,
                   row_header: bool) -> str:
     cap_id = f"{table_id}-caption"
+    # a column of long text (a family's members, why a school is in its family) keeps a
+    # readable width on a phone: the table scrolls sideways instead of a row growing a
+    # screen tall
+    long = [not num and any(len(str(r[j])) > LONG_TEXT for r in shown.cells)
+            for j, num in enumerate(shown.numeric)]
     head = "".join(f'<th scope="col">{_e(h)}</th>' for h in shown.index_names)
-    for h, num in zip(shown.columns, shown.numeric, strict=True):
-        cls = ' class="num"' if num else ""
+    for h, num, wide in zip(shown.columns, shown.numeric, long, strict=True):
+        cls = ' class="num"' if num else (' class="text"' if wide else "")
         head += f'<th scope="col"{cls}>{_e(h)}</th>'
     rows = []
     for idx, row in zip(shown.index_cells, shown.cells, strict=True):
         parts = [f'<th scope="row">{_e(v)}</th>' for v in idx]
         for j, (v, num) in enumerate(zip(row, shown.numeric, strict=True)):
-            cls = ' class="num"' if num else ""
+            cls = ' class="num"' if num else (' class="text"' if long[j] else "")
             if j == 0 and row_header and not idx:
                 parts.append(f'<th scope="row"{cls}>{_e(v)}</th>')
             else:
