@@ -648,16 +648,21 @@ def _price_and_branch(P: engine.Problem, cols: list[np.ndarray], costs: list[flo
     n_start = len(cols)
     L = -np.inf if pi is None else float(np.sum(pi) + P.k * m_pi)
     clock = False
+
+    def add(mem: np.ndarray) -> None:
+        # a family enters the pool once, with its cost
+        key = tuple(mem.tolist())
+        if key not in seen:
+            seen.add(key)
+            cols.append(mem)
+            costs.append(float(family_costs(P, mem[None, :])[0]))
+
     for r in range(rounds + 1):
         limit = best_obj - L + 1e-9 * max(1.0, abs(best_obj))
         if pi is not None:
             bases = [np.flatnonzero(best_lab == j) for j in range(P.k)]
             for mem in bases:
-                key = tuple(mem.tolist())
-                if key not in seen:
-                    seen.add(key)
-                    cols.append(mem)
-                    costs.append(float(family_costs(P, mem[None, :])[0]))
+                add(mem)
             red = _reduced(P, cols, np.asarray(costs), pi, m_pi)
             # round 0: the generated families alone; then also the neighbours of the
             # incumbent's families and of the families of least reduced cost
@@ -665,11 +670,7 @@ def _price_and_branch(P: engine.Problem, cols: list[np.ndarray], costs: list[flo
             bases += [cols[i] for i in order[: 4 * P.k] if red[i] < limit]
             for base in bases if r else ():
                 for mem in neighbour_families(P, base, pi, m_pi, limit):
-                    key = tuple(mem.tolist())
-                    if key not in seen:
-                        seen.add(key)
-                        cols.append(mem)
-                        costs.append(float(family_costs(P, mem[None, :])[0]))
+                    add(mem)
             red = _reduced(P, cols, np.asarray(costs), pi, m_pi)
             use = np.flatnonzero(red < limit)
             if _TRACE:

@@ -45,6 +45,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import combinations
 from pathlib import Path
 
 import numpy as np
@@ -250,8 +251,6 @@ def _partitions(header: list[str], body: list[list[str]], offset: int) -> list[l
     rest = [j for j in cols if not any(j in f for f in found)]
     if len(rest) > MAX_PARTITION_COLUMNS:
         return found
-    from itertools import combinations
-
     for size in range(len(rest), 1, -1):
         for subset in combinations(rest, size):
             if any(set(subset) <= set(f) for f in found):

@@ -78,16 +78,14 @@ def form(ctx, *, sector: str = "all", size: tuple[int, int] | None = None,
                             by="sector", cannot_link=cannot_link or None,
                             random_state=ctx.seed)
     sec = Section()
-    q = res.quality(n_random=100).reset_index()
-    q = q[q["group"].astype(str).isin(chosen)]
-    q = q.set_index("group").loc[[x for x in chosen if x in set(q["group"])]].reset_index()
+    q = res.quality(n_random=100)
+    q = q.loc[[x for x in chosen if x in q.index]].reset_index()      # the page's order
     table = res.table()
     census = measures.session(ctx.year)
     src = census_source(ctx, "roll")
     members = res.members
     for x in q["group"]:
-        t = table[table["group"].astype(str) == x] if "group" in table.columns else table[
-            table["family"].isin(members.loc[members["group"] == x, "family"])]
+        t = table[table["group"].astype(str) == x]
         fam = pd.DataFrame({
             lab("schools"): t["n_schools"].astype("int64").to_numpy(),
             "Pupils on roll, smallest school": t["roll_min"].round().astype("int64").to_numpy(),
@@ -126,6 +124,7 @@ def form(ctx, *, sector: str = "all", size: tuple[int, int] | None = None,
         notes=("Spread: the within-family spread of size and SIMD profile as a share of that "
                "of random groupings of the same sizes (below 1 is better); silhouette: how "
                "much nearer schools are to their own family than to the next (-1 to 1).",))
+    shown_families = set(members.loc[members["group"].isin(q["group"]), "family"].astype(str))
     by_sector: dict[str, list[str]] = {}
     for r in q.itertuples(index=False):
         r = pd.Series(r._asdict())
@@ -141,7 +140,7 @@ def form(ctx, *, sector: str = "all", size: tuple[int, int] | None = None,
                                                         strict=True)},
         cannot_link_violations=int(q["cannot_link_violations"].sum()),
         assignments={str(k): str(v) for k, v in res.assignments.items()
-                     if str(v) in set(members["family"].astype(str))})
+                     if str(v) in shown_families})
     return sec
 
 

@@ -444,7 +444,7 @@ def design_sentences(row, decimals: int) -> list[str]:
     """
     from nlc_eval.impact.sensitivity import robustness_words
 
-    get = row.get if hasattr(row, "get") else (lambda k, default=None: row[k])
+    get = row.get                      # a row of the table (Series) or a mapping
     out = []
     size = get("mdes", np.nan)
     if fmt.finite(size):
